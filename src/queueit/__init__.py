@@ -1,0 +1,3 @@
+"""QueueIT backend: a party music queue served over REST and WebSocket."""
+
+__version__ = "1.0.0"

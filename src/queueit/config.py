@@ -1,0 +1,94 @@
+"""Settings from the environment (and an optional `.env`), with deployment profiles.
+
+Every setting is listed in `.env.example`. Names are the upper-case field names with no prefix
+(`DATABASE_URL`, `SUPABASE_URL`, ...), matching what Supabase and hosting platforms call them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Profile(StrEnum):
+    development = "development"
+    staging = "staging"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    profile: Profile = Profile.development
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    # Database. Empty DATABASE_URL means: start the embedded PostgreSQL in DATA_DIR.
+    database_url: SecretStr | None = None
+    data_dir: Path = Path(".queueit-data")
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+    db_statement_timeout_ms: int = 5000
+
+    # Auth (Supabase). With none of these set in development, a local signing key in DATA_DIR is used.
+    supabase_url: str | None = None  # e.g. https://abcd.supabase.co ; JWKS and issuer derive from it
+    supabase_jwks_url: str | None = None  # override; default {SUPABASE_URL}/auth/v1/.well-known/jwks.json
+    supabase_jwt_issuer: str | None = None  # override; default {SUPABASE_URL}/auth/v1
+    supabase_jwt_secret: SecretStr | None = None  # legacy HS256 project secret
+    jwt_audience: str = "authenticated"
+    jwks_cache_seconds: int = 600
+
+    # Spotify (client credentials). Empty: the bundled offline catalog serves search.
+    spotify_client_id: str | None = None
+    spotify_client_secret: SecretStr | None = None
+    spotify_api_url: str = "https://api.spotify.com/v1"
+    spotify_accounts_url: str = "https://accounts.spotify.com/api/token"
+    spotify_timeout_seconds: float = 5.0
+    spotify_market: str | None = None
+    search_cache_seconds: int = 300
+    search_cache_size: int = 2048
+
+    # HTTP edge
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 64 * 1024
+    rate_limit_writes_per_minute: int = 600
+    rate_limit_joins_per_minute: int = 20
+
+    # Product
+    session_idle_minutes: int = 240
+    session_idle_warning_minutes: int = 10
+
+    # Realtime
+    ws_heartbeat_seconds: float = 20.0
+    ws_send_buffer: int = 256  # queued messages per connection before a slow consumer is cut off
+    ws_max_message_bytes: int = 16 * 1024
+    events_retained: int = 1000  # `since` older than this many events gets a fresh snapshot
+
+    @property
+    def dev_auth(self) -> bool:
+        """True when the service signs and accepts its own development tokens."""
+        return self.supabase_url is None and self.supabase_jwks_url is None and (
+            self.supabase_jwt_secret is None
+        )
+
+    @model_validator(mode="after")
+    def _production_needs_real_keys(self) -> Settings:
+        if self.profile is not Profile.development:
+            if self.dev_auth:
+                raise ValueError(
+                    f"profile {self.profile} needs SUPABASE_URL (JWKS) or SUPABASE_JWT_SECRET;"
+                    " development tokens are never accepted outside development"
+                )
+            if self.database_url is None:
+                raise ValueError(f"profile {self.profile} needs DATABASE_URL")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
