@@ -1,0 +1,81 @@
+"""Database exceptions the rest of the service handles.
+
+Hierarchy::
+
+    DatabaseError                 base of every error raised by queueit.db itself
+    ├── DatabaseUnavailable       the database cannot be reached or refused the connection:
+    │   │                         server down, restarting, too many connections, pool exhausted,
+    │   │                         connection lost mid-transaction. HTTP: 503 with Retry-After.
+    │   └── DatabaseTimeout       a statement ran past db_statement_timeout_ms (or a lock wait
+    │                             timed out). Also 503: the database is overloaded or contended.
+    └── MigrationError            a migration file failed or the migration table is inconsistent.
+
+Errors that are about the *request* (constraint and RLS violations, custom SQLSTATEs raised by
+the SQL functions) are not wrapped: they arrive as asyncpg's own exception classes and the
+service maps them by SQLSTATE (see docs/data-model.md, "Errors").
+
+In every wrapped error, ``__cause__`` is the original exception.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+__all__ = [
+    "DatabaseError",
+    "DatabaseTimeout",
+    "DatabaseUnavailable",
+    "MigrationError",
+    "is_connection_error",
+    "is_timeout_error",
+]
+
+
+class DatabaseError(Exception):
+    """Base class of the errors raised by queueit.db."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot serve requests right now (the HTTP layer answers 503)."""
+
+
+class DatabaseTimeout(DatabaseUnavailable):
+    """A statement was cancelled by statement_timeout / lock_timeout (also a 503)."""
+
+
+class MigrationError(DatabaseError):
+    """A migration could not be applied."""
+
+
+# SQLSTATE classes/codes that mean "the server, not the query, is the problem".
+_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unix socket missing, ...
+    TimeoutError,  # connect/acquire timeout (asyncio.TimeoutError is TimeoutError on 3.11+)
+    asyncpg.PostgresConnectionError,  # class 08: connection exception (incl. connection lost)
+    asyncpg.CannotConnectNowError,  # 57P03 starting up / shutting down
+    asyncpg.AdminShutdownError,  # 57P01 server shut down the backend
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.TooManyConnectionsError,  # 53300
+)
+
+
+def is_timeout_error(exc: BaseException) -> bool:
+    """True for statement_timeout (57014 query_canceled) and lock_timeout (55P03)."""
+    return isinstance(exc, asyncpg.QueryCanceledError | asyncpg.LockNotAvailableError)
+
+
+def is_connection_error(exc: BaseException, conn: object | None = None) -> bool:
+    """True when ``exc`` means the database is unreachable rather than the query being wrong.
+
+    ``asyncpg.InterfaceError`` counts only when the connection is actually closed (otherwise it
+    is a programming error such as concurrent use of one connection, which must stay a 500).
+    """
+    if isinstance(exc, _UNAVAILABLE_ERRORS):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):
+        message = str(exc)
+        if "connection is closed" in message or "pool is closing" in message:
+            return True
+        is_closed = getattr(conn, "is_closed", None)
+        return bool(callable(is_closed) and is_closed())
+    return False
