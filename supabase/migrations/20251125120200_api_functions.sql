@@ -40,11 +40,13 @@ create function app._append_event(p_session_id uuid, p_type text, p_payload json
   #variable_conflict use_column
   declare
     v_seq bigint;
-    v_at  timestamptz := clock_timestamp();
+    v_at  timestamptz;
   begin
+    -- clock_timestamp() inside the UPDATE is evaluated once the row lock is ours, so created_at
+    -- grows with seq (a transaction that waited for the lock gets the later time).
     update public.sessions s
        set last_seq = s.last_seq + 1,
-           last_activity_at = case when p_touch then v_at else s.last_activity_at end,
+           last_activity_at = case when p_touch then clock_timestamp() else s.last_activity_at end,
            idle_warning_sent_at = case when p_touch then null else s.idle_warning_sent_at end
      where s.id = p_session_id and s.ended_at is null
     returning s.last_seq into v_seq;
@@ -54,6 +56,7 @@ create function app._append_event(p_session_id uuid, p_type text, p_payload json
       end if;
       raise exception 'session % does not exist', p_session_id using errcode = 'P0002';
     end if;
+    v_at := clock_timestamp();
     insert into public.session_events (session_id, seq, type, payload, created_at)
     values (p_session_id, v_seq, p_type, coalesce(p_payload, '{}'::jsonb), v_at);
     return query select v_seq, v_at;
