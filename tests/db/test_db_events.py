@@ -10,8 +10,6 @@ import pytest
 
 from queueit.db import Database
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 
 class Rollback(Exception):
     pass

@@ -11,8 +11,6 @@ import pytest
 
 from queueit.db import Database, generate_join_code, normalize_join_code
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 CODE = re.compile(r"^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$")
 
 

@@ -15,8 +15,6 @@ import pytest
 
 from queueit.db import Database
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 TRACK = """
 insert into tracks (id, name, artists, album, duration_ms, image_url)
 values ($1, 'Song ' || $1, 'Artist', 'Album', 200000, 'https://i.example/x.jpg')

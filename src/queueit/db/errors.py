@@ -67,15 +67,27 @@ def is_timeout_error(exc: BaseException) -> bool:
 def is_connection_error(exc: BaseException, conn: object | None = None) -> bool:
     """True when ``exc`` means the database is unreachable rather than the query being wrong.
 
-    ``asyncpg.InterfaceError`` counts only when the connection is actually closed (otherwise it
-    is a programming error such as concurrent use of one connection, which must stay a 500).
+    ``asyncpg.InterfaceError`` counts only when it reports a dead connection: "connection is
+    closed", or "released back to the pool", which is what a pooled connection raises after the
+    server terminated it (the pool detaches it). queueit.db only asks this while it still owns the
+    connection, so the latter cannot be a use-after-release bug. Other interface errors (e.g.
+    concurrent use of one connection) are programming errors and must stay 500s.
     """
     if isinstance(exc, _UNAVAILABLE_ERRORS):
         return True
     if isinstance(exc, asyncpg.InterfaceError):
         message = str(exc)
-        if "connection is closed" in message or "pool is closing" in message:
+        if any(marker in message for marker in _DEAD_CONNECTION_MESSAGES):
             return True
-        is_closed = getattr(conn, "is_closed", None)
-        return bool(callable(is_closed) and is_closed())
+        try:
+            return bool(conn is not None and conn.is_closed())  # type: ignore[attr-defined]
+        except Exception:
+            return True  # a connection that cannot even say whether it is closed is gone
     return False
+
+
+_DEAD_CONNECTION_MESSAGES = (
+    "connection is closed",
+    "released back to the pool",
+    "pool is closing",
+)
