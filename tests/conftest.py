@@ -31,6 +31,8 @@ make_session   function  ``await make_session(host)`` -> ``TestSession(id, join_
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -86,8 +88,10 @@ def claims_for(user_id: uuid.UUID, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    root: Path = tmp_path_factory.mktemp("pg")
+def pg_server() -> Iterator[PostgresServer]:
+    # Its own temp folder, not pytest's basetemp: pytest prunes old basetemp folders when other
+    # runs start, which must never pull the data directory from under a running server.
+    root = Path(tempfile.mkdtemp(prefix="queueit-pg-"))
     server = get_server(root / "data", cleanup_mode="delete")
     # Durability is pointless for a throwaway server; this makes CREATE DATABASE and commits fast.
     server.psql(
@@ -96,6 +100,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServ
     )
     yield server
     server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

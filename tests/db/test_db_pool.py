@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,12 +137,14 @@ async def test_unreachable_database(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[tuple[str, PostgresServer]]:
+def own_server() -> Iterator[tuple[str, PostgresServer]]:
     """A separate embedded server (started through start_embedded) that the test may stop."""
-    dsn = start_embedded(tmp_path / "data")
-    server = get_server(tmp_path / "data" / "postgres")
+    root = Path(tempfile.mkdtemp(prefix="queueit-pg-own-"))
+    dsn = start_embedded(root / "data")
+    server = get_server(root / "data" / "postgres")
     yield dsn, server
     server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def stop(server: PostgresServer) -> None:
@@ -170,6 +174,22 @@ async def test_pool_recovers_after_database_restart(own_server: tuple[str, Postg
         for _ in range(10):
             async with database.user_tx(user_id, claims(user_id)) as conn:
                 assert await conn.fetchval("select current_user") == "authenticated"
+        await database.ping()
+    finally:
+        await database.close()
+
+
+async def test_pool_started_while_database_down_connects_later(
+    own_server: tuple[str, PostgresServer],
+) -> None:
+    dsn, server = own_server
+    await asyncio.to_thread(stop, server)
+    database = Database(dsn, min_size=2, max_size=4, connect_timeout=2, acquire_timeout=2)
+    await database.start()
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await database.ping()
+        await asyncio.to_thread(server.ensure_postgres_running)
         await database.ping()
     finally:
         await database.close()
