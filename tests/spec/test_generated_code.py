@@ -1,0 +1,281 @@
+"""generated/ is what the specs generate, reproducibly, and the generated code behaves.
+
+The Python package is imported straight from generated/python (installed or not).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Editor
+from pydantic import TypeAdapter, ValidationError
+
+from tools import check_generated, gen_python
+from tools.contract import REPO, Specs
+from tools.generate import generate_into
+from tools.outdir import files
+
+GENERATED_PY = REPO / "generated" / "python"
+GENERATED_SWIFT = REPO / "generated" / "swift"
+
+
+@pytest.fixture(scope="module")
+def models() -> Any:
+    if str(GENERATED_PY) not in sys.path:
+        sys.path.insert(0, str(GENERATED_PY))
+    import queueit_contract.models
+
+    assert Path(queueit_contract.models.__file__).is_relative_to(GENERATED_PY)
+    return queueit_contract.models
+
+
+# ---- generation -------------------------------------------------------------------------------
+
+
+def test_generated_code_is_up_to_date() -> None:
+    report = check_generated.differences(REPO)
+    assert not report, "run `make generate`:\n" + "\n".join(report[:80])
+
+
+def test_generation_is_reproducible(mini_root: Path, tmp_path: Path) -> None:
+    first = generate_into(mini_root, tmp_path / "one")
+    second = generate_into(mini_root, tmp_path / "two")
+    for name, folder in first.items():
+        a, b = files(folder), files(second[name])
+        assert a.keys() == b.keys(), name
+        for rel in a:
+            assert a[rel].read_bytes() == b[rel].read_bytes(), f"{name}/{rel} differs between runs"
+            text = a[rel].read_text()
+            assert str(tmp_path) not in text and str(mini_root) not in text, f"{rel}: a path"
+
+
+def test_check_generated_reports_drift_and_generate_repairs_it(
+    mini_root: Path, capsys: Any
+) -> None:
+    from tools import generate
+
+    assert generate.main(["--root", str(mini_root)]) == 0
+    assert check_generated.main(["--root", str(mini_root)]) == 0
+    swift = mini_root / "generated" / "swift"
+    user = swift / "Sources" / "QueueITAPI" / "Models" / "User.swift"
+    user.write_text(user.read_text() + "// hand edit\n")
+    (mini_root / "generated" / "python" / "README.md").unlink()
+    stale = swift / "Sources" / "QueueITAPI" / "Models" / "Old.swift"
+    stale.write_text("x")
+    cache = swift / ".build" / "keep.o"  # a build cache is not generated output
+    cache.parent.mkdir()
+    cache.write_text("x")
+
+    assert check_generated.main(["--root", str(mini_root)]) == 1
+    out = capsys.readouterr().out
+    assert "changed  generated/swift/Sources/QueueITAPI/Models/User.swift" in out
+    assert "-// hand edit" in out
+    assert "missing  generated/python/README.md" in out
+    assert "extra    generated/swift/Sources/QueueITAPI/Models/Old.swift" in out
+    assert ".build" not in out
+
+    assert generate.main(["--root", str(mini_root)]) == 0
+    assert check_generated.main(["--root", str(mini_root)]) == 0
+    assert cache.exists() and not stale.exists()
+
+
+# ---- Swift package ----------------------------------------------------------------------------
+
+
+def test_swift_package_depends_on_foundation_only() -> None:
+    package = (GENERATED_SWIFT / "Package.swift").read_text()
+    assert 'name: "QueueITAPI"' in package
+    assert ".package(" not in package
+    for path in (GENERATED_SWIFT / "Sources").rglob("*.swift"):
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            match = re.match(r"import (\w+)$", line)
+            if match and match.group(1) != "Foundation":
+                # anything else only where the platform has it
+                assert lines[i - 1].startswith("#if canImport("), (path.name, line)
+
+
+def test_swift_urlsession_code_builds_on_linux() -> None:
+    for path in (GENERATED_SWIFT / "Sources").rglob("*.swift"):
+        text = path.read_text()
+        if "URLSession" in text or "URLRequest" in text:
+            assert "#if canImport(FoundationNetworking)\nimport FoundationNetworking" in text, path
+
+
+def test_swift_files_say_do_not_edit_and_have_no_timestamp() -> None:
+    for path in GENERATED_SWIFT.rglob("*.swift"):
+        if ".build" in path.parts:
+            continue
+        text = path.read_text()
+        assert "DO NOT EDIT" in text[:600], path
+        assert "// Source: " in text[:600] or path.name == "Package.swift", path
+        for line in text.splitlines()[:10]:
+            stamp = re.search(r"\b20\d\d-\d\d-\d\d[T ]\d\d:\d\d", line)
+            assert not (stamp and "generat" in line.lower()), (path, line)
+
+
+def test_swift_enums_and_unions_fall_back_on_unknown_values() -> None:
+    models = GENERATED_SWIFT / "Sources" / "QueueITAPI" / "Models"
+    for path in models.glob("*.swift"):
+        text = path.read_text()
+        pattern = r"enum \w+: (?:String|Int), Sendable, Codable, CaseIterable[^{]*\{(.*?)\n *\}"
+        for body in re.findall(pattern, text, re.S):
+            assert "unknownDefaultOpenApi" in body, path
+        if re.search(r"public enum \w+: Sendable, Codable, Hashable \{\n    case type", text):
+            assert "case unknownDefaultOpenApi" in text, path
+
+
+def test_swift_dates_are_written_in_the_wire_format() -> None:
+    formatter = next((GENERATED_SWIFT / "Sources").rglob("OpenISO8601DateFormatter.swift"))
+    assert """dateFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'\"""" in formatter.read_text()
+
+
+# ---- Python package ---------------------------------------------------------------------------
+
+
+def test_python_package_metadata() -> None:
+    meta = tomllib.loads((GENERATED_PY / "pyproject.toml").read_text())
+    assert meta["project"]["name"] == "queueit-contract"
+    assert meta["project"]["version"] == str(Specs(REPO).openapi.value["info"]["version"])
+    assert (GENERATED_PY / "queueit_contract" / "py.typed").exists()
+
+
+def test_python_package_builds_an_sdist(tmp_path: Path) -> None:
+    """The package builds offline through its PEP 517 backend, models and metadata included."""
+    src = tmp_path / "src"
+    shutil.copytree(GENERATED_PY, src, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    probe = f"from setuptools import build_meta; build_meta.build_sdist({str(tmp_path)!r})"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=src, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    import tarfile
+
+    with tarfile.open(next(tmp_path.glob("*.tar.gz"))) as sdist:
+        names = sdist.getnames()
+        assert any(n.endswith("queueit_contract/models.py") for n in names), names
+        pkg_info = next(n for n in names if n.count("/") == 1 and n.endswith("/PKG-INFO"))
+        text = sdist.extractfile(pkg_info).read().decode()  # type: ignore[union-attr]
+        requires = next(n for n in names if n.endswith("egg-info/requires.txt"))
+        needs = sdist.extractfile(requires).read().decode()  # type: ignore[union-attr]
+    assert "Name: queueit-contract" in text
+    assert "pydantic" in needs
+
+
+def test_every_component_schema_has_a_model(models: Any) -> None:
+    schemas = Specs(REPO).openapi.value["components"]["schemas"]
+    assert sorted(models.COMPONENT_MODELS) == sorted(schemas)
+
+
+def test_python_models_round_trip_every_example(models: Any) -> None:
+    failures = []
+    count = 0
+    for ex in Specs(REPO).all_examples():
+        if ex.component is None:
+            continue
+        model = models.COMPONENT_MODELS[ex.component]
+        adapter: TypeAdapter[Any] = TypeAdapter(list[model] if ex.array else model)
+        count += 1
+        try:
+            value = adapter.validate_json(json.dumps(ex.value.value))
+        except ValidationError as exc:
+            failures.append(f"{ex.where}: does not validate: {exc}")
+            continue
+        back = adapter.dump_python(value, mode="json", by_alias=True, exclude_unset=True)
+        if back != ex.value.value:
+            failures.append(f"{ex.where}:\n  example {ex.value.value}\n  dumped  {back}")
+    assert count > 0
+    assert not failures, "\n".join(failures)
+
+
+def _datetime_fields(models: Any) -> list[tuple[Any, str]]:
+    from pydantic import BaseModel
+
+    found = []
+    for model in models.COMPONENT_MODELS.values():
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            for name, field in model.model_fields.items():
+                if "datetime" in repr(field.annotation).lower() or "Timestamp" in repr(
+                    field.annotation
+                ):
+                    found.append((model, name))
+    return found
+
+
+def test_python_datetimes_are_aware_and_written_in_the_wire_format(models: Any) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    fields = _datetime_fields(models)
+    assert fields, "no date-time field found"
+    for model, name in fields:
+        adapter = TypeAdapter(model.model_fields[name].annotation)
+        with pytest.raises(ValidationError):
+            adapter.validate_python("2025-11-22T10:30:00")  # naive
+        plus_one = timezone(timedelta(hours=1))
+        value = adapter.validate_python(datetime(2025, 11, 22, 11, 30, 0, 123456, plus_one))
+        assert adapter.dump_python(value, mode="json") == "2025-11-22T10:30:00Z", (model, name)
+
+
+def test_python_event_unions_are_discriminated(models: Any) -> None:
+    schemas = Specs(REPO).openapi.value["components"]["schemas"]
+    unions = [n for n, s in schemas.items() if "oneOf" in s and "discriminator" in s]
+    assert unions, "the spec has no discriminated union"
+    for name in unions:
+        core = TypeAdapter(models.COMPONENT_MODELS[name]).core_schema
+        assert "tagged-union" in repr(core), name
+
+
+# ---- the mini fixture through the same generator -----------------------------------------------
+
+
+def test_asyncapi_only_payloads_get_a_realtime_module(
+    mini_root: Path, edit_spec: Editor, tmp_path: Path
+) -> None:
+    edit_spec(
+        mini_root,
+        "asyncapi",
+        lambda d: d["components"]["messages"].update(
+            Ping={
+                "name": "ping",
+                "payload": {
+                    "type": "object",
+                    "required": ["type", "sent_at"],
+                    "properties": {
+                        "type": {"type": "string", "const": "ping"},
+                        "sent_at": {"type": "string", "format": "date-time"},
+                        "session": {"$ref": "../openapi/queueit.yaml#/components/schemas/Session"},
+                    },
+                },
+            }
+        ),
+    )
+    out = tmp_path / "py"
+    gen_python.generate(mini_root, out)
+    realtime = (out / "queueit_contract" / "realtime.py").read_text()
+    assert "from queueit_contract.models import" in realtime
+    probe = (
+        "from queueit_contract.realtime import PingPayload;"
+        "print(PingPayload.model_validate({'type': 'ping', 'sent_at': '2025-11-22T10:30:00Z'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={"PYTHONPATH": str(out)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_no_realtime_module_when_everything_lives_in_openapi(tmp_path: Path) -> None:
+    out = tmp_path / "py"
+    gen_python.generate(REPO / "tests" / "spec" / "fixtures" / "mini", out)
+    assert not (out / "queueit_contract" / "realtime.py").exists()

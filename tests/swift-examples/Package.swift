@@ -1,0 +1,22 @@
+// swift-tools-version:6.0
+// Decodes every example body of the specs with the generated QueueITAPI models.
+// The fixtures in Tests/ExamplesTests/Generated come from `make generate`
+// (tools/swift_examples.py); tests/spec/test_swift_examples.py runs `swift test` here.
+
+import PackageDescription
+
+let package = Package(
+    name: "QueueITExamples",
+    dependencies: [
+        .package(path: "../../generated/swift"),
+    ],
+    targets: [
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: [.product(name: "QueueITAPI", package: "swift")],
+            path: "Tests/ExamplesTests",
+            exclude: ["Generated/examples.json"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
