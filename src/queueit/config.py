@@ -21,7 +21,9 @@ class Profile(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     profile: Profile = Profile.development
     host: str = "127.0.0.1"
@@ -35,9 +37,11 @@ class Settings(BaseSettings):
     db_pool_max: int = 20
     db_statement_timeout_ms: int = 5000
 
-    # Auth (Supabase). With none of these set in development, a local signing key in DATA_DIR is used.
-    supabase_url: str | None = None  # e.g. https://abcd.supabase.co ; JWKS and issuer derive from it
-    supabase_jwks_url: str | None = None  # override; default {SUPABASE_URL}/auth/v1/.well-known/jwks.json
+    # Auth (Supabase). With none set in development, a local signing key in DATA_DIR is used.
+    # SUPABASE_URL (https://abcd.supabase.co) alone gives the JWKS URL and the issuer.
+    supabase_url: str | None = None
+    # override; default {SUPABASE_URL}/auth/v1/.well-known/jwks.json
+    supabase_jwks_url: str | None = None
     supabase_jwt_issuer: str | None = None  # override; default {SUPABASE_URL}/auth/v1
     supabase_jwt_secret: SecretStr | None = None  # legacy HS256 project secret
     jwt_audience: str = "authenticated"
@@ -72,8 +76,10 @@ class Settings(BaseSettings):
     @property
     def dev_auth(self) -> bool:
         """True when the service signs and accepts its own development tokens."""
-        return self.supabase_url is None and self.supabase_jwks_url is None and (
-            self.supabase_jwt_secret is None
+        return (
+            self.supabase_url is None
+            and self.supabase_jwks_url is None
+            and (self.supabase_jwt_secret is None)
         )
 
     @model_validator(mode="after")

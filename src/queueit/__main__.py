@@ -1,0 +1,3 @@
+from queueit.cli import main
+
+raise SystemExit(main())

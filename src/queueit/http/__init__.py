@@ -1,0 +1,1 @@
+"""The HTTP edge: problem+json errors, request ids, body limits, JSON rendering, rate limits."""

@@ -1,0 +1,52 @@
+"""Per-user rate limits (token buckets), answered with 429 and `Retry-After`.
+
+In-process: each service instance limits on its own, which bounds a flood per instance; a
+deployment with N instances allows up to N times the configured rate per user.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from queueit.http.problems import TooManyRequests
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """`per_minute` actions per key, with bursts up to `burst` (default: the per-minute rate)."""
+
+    def __init__(
+        self, name: str, per_minute: int, burst: int | None = None, max_keys: int = 100_000
+    ):
+        self.name = name
+        self.rate = per_minute / 60.0
+        self.capacity = float(burst if burst is not None else per_minute)
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+
+    def hit(self, key: str, cost: float = 1.0) -> None:
+        """Take `cost` tokens for `key` or raise TooManyRequests."""
+        now = time.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = _Bucket(self.capacity, now)
+            self._buckets[key] = bucket
+            if len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+            bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.updated = now
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
+            return
+        wait = math.ceil((cost - bucket.tokens) / self.rate) if self.rate > 0 else 60
+        raise TooManyRequests(wait, f"Too many {self.name}; try again in {wait} seconds.")

@@ -1,0 +1,104 @@
+"""Session events as they go on the wire, encoded once for every subscriber.
+
+A row of `session_events` (session_id, seq, type, payload, created_at) becomes the contract's
+`SessionEvent`: `{"type", "seq", "session_id", "created_at", "data"}` with `data` = payload.
+The socket and `GET /sessions/{id}/events` both use `event_dict`, so they send the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from queueit.http.rendering import encode
+from queueit.realtime.protocol import CloseCode
+
+# Event types the database writes under another name than the contract's (see the report in
+# docs: the idle reaper writes `session_idle_warning {ends_at}`; the contract says
+# `session_ending {ends_at, reason}`). Mapped here so both transports stay conformant.
+_RENAMED_TYPES: dict[str, str] = {"session_idle_warning": "session_ending"}
+
+
+def event_dict(session_id: UUID, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The contract's SessionEvent for one `session_events` row (dates stay datetimes)."""
+    kind = str(row["type"])
+    payload = row["payload"]
+    data: dict[str, Any] = dict(payload) if isinstance(payload, Mapping) else {}
+    if kind in _RENAMED_TYPES:
+        kind = _RENAMED_TYPES[kind]
+        if kind == "session_ending":
+            data.setdefault("reason", "idle")
+    return {
+        "type": kind,
+        "seq": int(row["seq"]),
+        "session_id": str(session_id),
+        "created_at": row["created_at"],
+        "data": data,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class WireEvent:
+    """One event, encoded once. `closes` says whose sockets close after it, and with what."""
+
+    seq: int
+    text: str
+    closes_all: CloseCode | None = None
+    closes_user: UUID | None = None
+    user_close: CloseCode | None = None
+
+    def close_code_for(self, user_id: UUID) -> CloseCode | None:
+        """The close code this event means for a socket of `user_id`, if any (asyncapi table)."""
+        if self.closes_all is not None:
+            return self.closes_all
+        if self.closes_user is not None and self.closes_user == user_id:
+            return self.user_close
+        return None
+
+    @classmethod
+    def from_row(cls, session_id: UUID, row: Mapping[str, Any]) -> WireEvent:
+        event = event_dict(session_id, row)
+        text = encode(event).decode()
+        kind, data = event["type"], event["data"]
+        if kind == "session_ended":
+            return cls(event["seq"], text, closes_all=CloseCode.SESSION_ENDED)
+        if kind in ("member_left", "member_kicked"):
+            target = _uuid_or_none(data.get("user_id"))
+            if target is not None:
+                if kind == "member_left":
+                    code = CloseCode.LEFT
+                else:
+                    code = CloseCode.BANNED if data.get("banned") is True else CloseCode.KICKED
+                return cls(event["seq"], text, closes_user=target, user_close=code)
+        return cls(event["seq"], text)
+
+
+def _uuid_or_none(value: object) -> UUID | None:
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return UUID(value)
+        except ValueError:
+            return None
+    return None
+
+
+def since_is_kept(since: int, first_seq_after: int | None, last_seq: int, retained: int) -> bool:
+    """Whether every event after `since` is still kept, so a replay can replace a snapshot.
+
+    `first_seq_after` is the lowest stored seq > since (None when there is none), `last_seq` the
+    session's latest seq, `retained` settings.events_retained. Kept means: nothing is missing
+    (the oldest retained seq is not past since+1) and the gap is within the retention window —
+    the second rule makes the answer independent of when pruning last ran. A `since` beyond
+    `last_seq` is a state the server never had: not kept, so the client starts over.
+    """
+    if since > last_seq:
+        return False
+    if since == last_seq:
+        return True
+    if last_seq - since > retained:
+        return False
+    return first_seq_after == since + 1

@@ -1,0 +1,221 @@
+"""One connected socket as the hub sees it: a bounded send queue and its own writer task.
+
+The fan-out path only ever calls the synchronous `deliver` / `offer`: it appends an already
+encoded frame to this subscriber's queue and wakes its writer. It never awaits a socket, so a
+slow consumer delays nobody else. When the queue is full the subscriber is cut off (4009): its
+queue is dropped and a close is the only thing left to send.
+
+States: PENDING (registered before its snapshot/replay is read; live events are buffered),
+LIVE (in order from `last_seq`), CLOSING (a close is queued; nothing else is accepted),
+CLOSED (the writer is done).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from uuid import UUID
+
+from queueit.realtime.events import WireEvent
+from queueit.realtime.protocol import CloseCode
+
+logger = logging.getLogger("queueit.realtime")
+
+SendText = Callable[[str], Awaitable[None]]
+Close = Callable[[int], Awaitable[None]]
+
+
+class State(IntEnum):
+    PENDING = 0
+    LIVE = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _CloseMarker:
+    code: int
+
+
+class Subscriber:
+    __slots__ = (
+        "_close_timeout",
+        "_reader",
+        "_wake",
+        "_watchdog",
+        "_writer",
+        "close_code",
+        "killed",
+        "last_recv",
+        "last_seq",
+        "limit",
+        "live_from",
+        "next_ping",
+        "pending",
+        "queue",
+        "session_id",
+        "state",
+        "user_id",
+    )
+
+    def __init__(
+        self, session_id: UUID, user_id: UUID, limit: int, close_timeout: float, now: float
+    ) -> None:
+        self.session_id = session_id
+        self.user_id = user_id
+        self.limit = max(1, limit)
+        self.state = State.PENDING
+        self.last_seq = 0
+        # Events up to here came with the snapshot/replay read inside the membership check;
+        # only later ones can close this socket (kick/ban/leave/end).
+        self.live_from = 0
+        self.pending: list[WireEvent] = []
+        self.queue: deque[str | _CloseMarker] = deque()
+        self.close_code: int | None = None
+        self.last_recv = now
+        self.next_ping = now
+        self.killed = False
+        self._close_timeout = close_timeout
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[object] | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+
+    # -- fan-out path (synchronous, never awaits) ---------------------------------------------
+
+    def deliver(self, event: WireEvent) -> None:
+        """Offer one event from the session's ordered stream."""
+        if self.state is State.PENDING:
+            if len(self.pending) >= self.limit:
+                # Everything buffered is in the table: drop it, activation fetches the gap.
+                self.pending.clear()
+            self.pending.append(event)
+            return
+        if self.state is not State.LIVE or event.seq <= self.last_seq:
+            return  # closing, or already had it (snapshot newer than the stream)
+        if event.seq != self.last_seq + 1:
+            logger.error(
+                "realtime: gap for a subscriber of %s (had %d, got %d)",
+                self.session_id,
+                self.last_seq,
+                event.seq,
+            )
+            self.cut_off(CloseCode.INTERNAL_ERROR)
+            return
+        self.last_seq = event.seq
+        code = event.close_code_for(self.user_id) if event.seq > self.live_from else None
+        if code is not None:
+            self.close_after(code, event.text)
+            return
+        self.offer(event.text)
+
+    def offer(self, text: str) -> bool:
+        """Queue one frame; cut the subscriber off (4009) when its buffer is full."""
+        if self.state is not State.LIVE:
+            return False
+        if len(self.queue) >= self.limit:
+            self.cut_off(CloseCode.TOO_SLOW)
+            return False
+        self.queue.append(text)
+        self._wake.set()
+        return True
+
+    def close_after(self, code: int, last_text: str | None = None) -> None:
+        """Send what is queued (and `last_text`), then close with `code`."""
+        if self.state >= State.CLOSING:
+            return
+        if self.state is State.PENDING:
+            self.pending.clear()
+        if last_text is not None:
+            self.queue.append(last_text)
+        self._closing(code)
+
+    def cut_off(self, code: int) -> None:
+        """Drop everything queued and close with `code` as soon as the socket allows."""
+        if self.state >= State.CLOSING:
+            return
+        self.queue.clear()
+        self.pending.clear()
+        self._closing(code)
+        if self._writer is not None:
+            # A writer blocked on a socket that never drains must not linger forever.
+            loop = asyncio.get_running_loop()
+            self._watchdog = loop.call_later(self._close_timeout, self.kill)
+
+    def _closing(self, code: int) -> None:
+        self.state = State.CLOSING
+        self.close_code = code
+        self.queue.append(_CloseMarker(code))
+        self._wake.set()
+
+    def kill(self) -> None:
+        """Give up on the socket: stop the writer and release the reading endpoint."""
+        self.killed = True
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+
+    # -- activation and the writer ------------------------------------------------------------
+
+    def take_pending(self, after: int, n: int) -> list[WireEvent]:
+        """Remove and return up to `n` buffered events above `after` (older ones are dropped)."""
+        start = 0
+        while start < len(self.pending) and self.pending[start].seq <= after:
+            start += 1
+        taken = self.pending[start : start + n]
+        del self.pending[: start + n]
+        return taken
+
+    def go_live(self, last_seq: int) -> list[WireEvent]:
+        """PENDING -> LIVE at `last_seq`; returns the buffered events still to deliver."""
+        buffered, self.pending = self.pending, []
+        self.last_seq = last_seq
+        if self.state is State.PENDING:
+            self.state = State.LIVE
+        return [e for e in buffered if e.seq > last_seq]
+
+    def start_writer(self, send_text: SendText, close: Close) -> None:
+        self._reader = asyncio.current_task()
+        self._writer = asyncio.create_task(self._run_writer(send_text, close))
+
+    async def _run_writer(self, send_text: SendText, close: Close) -> None:
+        try:
+            while True:
+                while not self.queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+                item = self.queue.popleft()
+                if isinstance(item, str):
+                    await send_text(item)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(close(item.code), self._close_timeout)
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the socket went away under us: nothing left to do
+            logger.debug("realtime: writer stopped: %s", type(exc).__name__)
+        finally:
+            self.state = State.CLOSED
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+
+    async def stop_writer(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        writer, self._writer = self._writer, None
+        if writer is not None and not writer.done():
+            writer.cancel()
+            with contextlib.suppress(BaseException):
+                await writer
+        self.state = State.CLOSED
+
+    @property
+    def writer(self) -> asyncio.Task[None] | None:
+        return self._writer

@@ -1,0 +1,13 @@
+"""Every router of the service, in one list."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from queueit.health.endpoints import router as health_router
+from queueit.search.endpoints import router as search_router
+
+
+def install(app: FastAPI) -> None:
+    for router in (health_router, search_router):
+        app.include_router(router)

@@ -1,0 +1,112 @@
+"""Everything a running service holds: settings, database pool, token verifier, search, rate
+limits, the realtime hub and background jobs. One `Runtime` per process, on `app.state.runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from fastapi import FastAPI
+from starlette.requests import HTTPConnection
+
+from queueit.auth.verifier import TokenVerifier
+from queueit.config import Settings
+from queueit.db import Database, apply, resolve_dsn
+from queueit.http.ratelimit import RateLimiter
+from queueit.spotify.service import SearchService
+
+log = logging.getLogger("queueit.runtime")
+
+
+@dataclass
+class Limits:
+    """Per-user rate limits (see `queueit.http.ratelimit`)."""
+
+    writes: RateLimiter
+    joins: RateLimiter
+    search: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            writes=RateLimiter("writes", settings.rate_limit_writes_per_minute),
+            joins=RateLimiter("join attempts", settings.rate_limit_joins_per_minute, burst=10),
+            search=RateLimiter("searches", 120, burst=30),
+        )
+
+
+async def migrate_database(settings: Settings, dsn: str | None = None) -> list[str]:
+    if dsn is None:
+        dsn = await asyncio.to_thread(resolve_dsn, settings)
+    return await apply(dsn)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    dsn: str
+    db: Database
+    verifier: TokenVerifier
+    search: SearchService
+    limits: Limits
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    hub: Any = None  # queueit.realtime hub, once started
+
+    async def publish(self, session_id: UUID, seq: int) -> None:
+        """Tell the realtime hub that events up to `seq` of a session are committed.
+
+        Call after the transaction that wrote them commits, never inside it.
+        """
+        if self.hub is not None:
+            await self.hub.publish(session_id, seq)
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, *, dsn: str | None = None, migrate: bool | None = None
+    ) -> Runtime:
+        """Connect everything. Migrations run at start with the embedded database (or when
+        asked); against DATABASE_URL they are an explicit `queueit migrate`."""
+        embedded = dsn is None and settings.database_url is None
+        if dsn is None:
+            dsn = await asyncio.to_thread(resolve_dsn, settings)
+        if migrate if migrate is not None else embedded:
+            applied = await apply(dsn)
+            if applied:
+                log.info("migrations applied", extra={"versions": applied})
+        db = Database.from_settings(settings, dsn)
+        await db.start()
+        runtime = cls(
+            settings=settings,
+            dsn=dsn,
+            db=db,
+            verifier=TokenVerifier.from_settings(settings),
+            search=SearchService.from_settings(settings),
+            limits=Limits.from_settings(settings),
+        )
+        return runtime
+
+    def attach(self, app: FastAPI) -> None:
+        app.state.runtime = self
+        app.state.verifier = self.verifier
+
+    @staticmethod
+    def of(connection: HTTPConnection) -> Runtime:
+        runtime = connection.app.state.runtime
+        assert isinstance(runtime, Runtime)
+        return runtime
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: S110 - shutting down
+                pass
+        await self.search.aclose()
+        await self.verifier.aclose()
+        await self.db.close()
