@@ -26,7 +26,7 @@ from tools.outdir import replace
 DATAMODEL_CODEGEN_VERSION = "0.89.0"
 PACKAGE = "queueit_contract"
 
-# Why each option (see the report in tools/README.md for the longer story):
+# Why each option (tools/README.md has the longer story):
 OPTIONS = [
     "--output-model-type", "pydantic_v2.BaseModel",
     "--target-python-version", "3.11",
@@ -194,7 +194,7 @@ name = "queueit-contract"
 version = "{spec_version}"
 description = "QueueIT wire models (Pydantic v2), generated from openapi/queueit.yaml"
 requires-python = ">=3.11"
-dependencies = ["pydantic>=2.11,<3"]
+dependencies = ["pydantic>=2.11,<3", "typing-extensions>=4.6"]
 
 [tool.setuptools]
 packages = ["{PACKAGE}"]
