@@ -1,0 +1,108 @@
+"""Who may connect: the three ways to authenticate, and the refusal close codes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import pytest
+import rt_data as data
+from conftest import RtServer
+from rt_client import RtClient
+from rt_data import RtUser
+
+from queueit.db import Database
+
+UserFactory = Callable[[str], Awaitable[RtUser]]
+
+
+@pytest.mark.parametrize("via", ["header", "query", "frame"])
+async def test_authenticates_by_header_query_or_first_frame(
+    db: Database, server: RtServer, user: UserFactory, via: str
+) -> None:
+    host = await user("host")
+    sid = await data.create_session(db, host)
+    client = await RtClient.open(server.url, sid, token=host.token, via=via)
+    snapshot = await client.next()
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["data"]["my_role"] == "host"
+    await client.close()
+
+
+async def test_bad_or_missing_token_closes_4001(
+    db: Database, start_server: Callable[..., Awaitable[RtServer]], user: UserFactory
+) -> None:
+    server = await start_server(hub_options={"auth_timeout": 0.5})
+    host = await user("host")
+    sid = await data.create_session(db, host)
+
+    client = await RtClient.open(server.url, sid, token=host.token[:-4] + "AAAA")
+    assert (await client.closed_with())[0] == 4001
+
+    client = await RtClient.open(server.url, sid, token="not-a-jwt", via="frame")
+    assert (await client.closed_with())[0] == 4001
+
+    # nothing sent within the auth timeout
+    client = await RtClient.open(server.url, sid)
+    assert (await client.closed_with())[0] == 4001
+
+    # a first frame that is not `auth`: told why, then closed
+    client = await RtClient.open(server.url, sid)
+    await client.send({"type": "ping"})
+    code, before = await client.closed_with()
+    assert code == 4001
+    assert [m["type"] for m in before] == ["error"]
+    assert before[0]["code"] == "invalid_message"
+
+    client = await RtClient.open(server.url, sid)
+    await client.send_raw("{not json")
+    code, before = await client.closed_with()
+    assert code == 4001 and before[0]["code"] == "malformed_message"
+
+    # a malformed Authorization header
+    from websockets.asyncio.client import connect
+
+    ws = await connect(
+        f"{server.url}/api/v1/sessions/{sid}/realtime",
+        additional_headers={"Authorization": "Basic abc"},
+        compression=None,
+    )
+    client = RtClient(ws)
+    assert (await client.closed_with())[0] == 4001
+
+
+async def test_refusals_tell_why(db: Database, server: RtServer, user: UserFactory) -> None:
+    host, outsider, banned = await user("host"), await user("outsider"), await user("banned")
+    sid = await data.create_session(db, host, [banned])
+    await data.kick(db, host, sid, banned, banned=True, count=1)
+
+    async def code_for(token: str, session: object) -> int | None:
+        client = await RtClient.open(server.url, session, token=token)
+        code, before = await client.closed_with()
+        assert before == []  # nothing of the session leaks before the close
+        return code
+
+    assert await code_for(outsider.token, sid) == 4003
+    assert await code_for(banned.token, sid) == 4011
+    assert await code_for(outsider.token, uuid.uuid4()) == 4004
+    assert await code_for(outsider.token, "not-a-uuid") == 4004
+
+    other_host = await user("other")
+    ended = await data.create_session(db, other_host)
+    await data.end_session(db, other_host, ended)
+    assert await code_for(other_host.token, ended) == 4013
+
+
+async def test_a_banned_user_cannot_poll_either(
+    db: Database, server: RtServer, user: UserFactory
+) -> None:
+    host, banned = await user("host"), await user("banned")
+    sid = await data.create_session(db, host, [banned])
+    await data.kick(db, host, sid, banned, banned=True, count=1)
+    async with server.http() as http:
+        response = await http.get(
+            f"/api/v1/sessions/{sid}/events",
+            headers={"Authorization": f"Bearer {banned.token}"},
+        )
+    assert response.status_code == 403
+    assert response.json()["code"] == "banned"
