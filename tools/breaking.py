@@ -8,17 +8,21 @@ refused, or the server's answers may no longer decode. So schemas are compared b
   parameter or enum value, a narrowed type (number -> integer, a shorter type union), a new or
   tighter maxLength/minLength/pattern/format/maximum/minimum/multipleOf/maxItems/..., a new
   `additionalProperties: false`, a removed oneOf variant, a parameter that moved or became
-  required.
+  required. (`anyOf: [S, {type: 'null'}]` reads as "S or null", like `type: [..., 'null']`.)
 - responses (the server writes, the app reads): the app must still decode everything the server
   sends. Breaking: a removed field, a field no longer required, a widened type (integer ->
   number, a type union growing, e.g. a field becoming nullable), a removed or changed format, a
-  removed enum value or event type, a removed 2xx response, media type or response header.
+  removed enum value, event type or oneOf variant, a removed 2xx response, media type or
+  response header.
   New enum values and new event types are allowed: the generated clients decode unknown values
   to a fallback case.
 
 Anywhere: a removed path, operation or component schema (the generated type goes away).
 Additions are fine; so is `deprecated: true` (deprecate first, remove in a new major version).
-Component schemas no operation uses (e.g. realtime-only messages) are compared both ways.
+Component schemas no REST operation uses (realtime-only messages) take their direction from the
+AsyncAPI spec beside the working one, which describes the server (AsyncAPI 3 semantics):
+payloads of `action: send` operations are responses, of `action: receive` requests. A schema
+neither spec places is compared both ways.
 
 Usage: python -m tools.breaking [--root ROOT] [--old RELEASED.yaml] [--new WORKING.yaml]
 Exit status 1 when something breaks.
@@ -32,7 +36,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tools.contract import HTTP_METHODS, OPENAPI, RELEASED_DIR, REPO, Node, deref, load_yaml
+from tools.contract import (
+    ASYNCAPI,
+    HTTP_METHODS,
+    OPENAPI,
+    RELEASED_DIR,
+    REPO,
+    Node,
+    RefError,
+    deref,
+    load_yaml,
+)
 
 REQUEST, RESPONSE = "request", "response"
 _NUMERIC_ORDER = re.compile(r"\d+")
@@ -70,8 +84,11 @@ def _json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def _types(schema: dict[str, Any]) -> frozenset[str]:
-    """The JSON types a schema allows (ignoring oneOf/anyOf/allOf)."""
+def _types(node: Node, depth: int = 0) -> frozenset[str]:
+    """The JSON types a schema allows; a oneOf/anyOf without `type` allows its branches' types."""
+    schema = node.value
+    if not isinstance(schema, dict):
+        return _ALL_TYPES
     declared = schema.get("type")
     if isinstance(declared, str):
         types = {declared}
@@ -81,6 +98,11 @@ def _types(schema: dict[str, Any]) -> frozenset[str]:
         types = {_json_type(schema["const"])}
     elif isinstance(schema.get("enum"), list):
         types = {_json_type(v) for v in schema["enum"]}
+    elif depth < 10 and any(isinstance(schema.get(k), list) for k in ("oneOf", "anyOf")):
+        key = "oneOf" if isinstance(schema.get("oneOf"), list) else "anyOf"
+        types = set()
+        for i in range(len(schema[key])):
+            types |= _types(deref(node.child(key).child(i)), depth + 1)
     else:
         return _ALL_TYPES
     if schema.get("nullable") is True:
@@ -88,6 +110,23 @@ def _types(schema: dict[str, Any]) -> frozenset[str]:
     if "number" in types:
         types.add("integer")
     return frozenset(types)
+
+
+def _nullable_parts(node: Node) -> tuple[Node, bool]:
+    """`anyOf: [S, {type: null}]` (or oneOf) is S that may also be null: compare S itself."""
+    value = node.value
+    if not isinstance(value, dict) or any(k in value for k in ("type", "properties", "enum")):
+        return node, False
+    for key in ("anyOf", "oneOf"):
+        branches = value.get(key)
+        if not isinstance(branches, list) or len(branches) != 2:
+            continue
+        nulls = [
+            i for i, b in enumerate(branches) if isinstance(b, dict) and b.get("type") == "null"
+        ]
+        if len(nulls) == 1:
+            return deref(node.child(key).child(1 - nulls[0])), True
+    return node, False
 
 
 def _enum(schema: dict[str, Any]) -> list[Any] | None:
@@ -110,10 +149,32 @@ def newest_release(root: Path) -> Path | None:
     return candidates[-1] if candidates else None
 
 
+def realtime_directions(asyncapi: Path | None) -> dict[str, set[str]]:
+    """OpenAPI component name -> directions, from the operations of an AsyncAPI document."""
+    directions: dict[str, set[str]] = {}
+    if asyncapi is None or not asyncapi.is_file():
+        return directions
+    doc = Node(load_yaml(asyncapi), asyncapi.resolve(), "")
+    for name, op in (doc.value.get("operations") or {}).items():
+        direction = {"send": RESPONSE, "receive": REQUEST}.get(op.get("action"))
+        messages = doc.child("operations").child(name).get("messages")
+        for i in range(len(messages.value) if messages and direction else 0):
+            try:
+                payload = deref(messages.child(i)).get("payload")
+                target = deref(payload) if payload is not None else None
+            except RefError:
+                continue
+            match = target and re.fullmatch(r"/components/schemas/([^/]+)", target.pointer)
+            if match:
+                directions.setdefault(match.group(1), set()).add(direction)  # type: ignore[arg-type]
+    return directions
+
+
 class Comparison:
-    def __init__(self, old_path: Path, new_path: Path) -> None:
+    def __init__(self, old_path: Path, new_path: Path, asyncapi: Path | None = None) -> None:
         self.old = Node(load_yaml(old_path), old_path.resolve(), "")
         self.new = Node(load_yaml(new_path), new_path.resolve(), "")
+        self.directions = realtime_directions(asyncapi)
         self.findings: list[str] = []
         self._seen: set[tuple[str, str, str]] = set()
 
@@ -128,10 +189,18 @@ class Comparison:
         if key in self._seen:
             return
         self._seen.add(key)
+        for node in (old, new):
+            component = re.fullmatch(r"/components/schemas/[^/]+", node.pointer)
+            if component and node.pointer not in where:
+                where = f"{where} [#{node.pointer}]"
+                break
+        (old, old_null), (new, new_null) = _nullable_parts(old), _nullable_parts(new)
         o, n = old.value, new.value
         if not isinstance(o, dict) or not isinstance(n, dict):
             return
-        old_types, new_types = _types(o), _types(n)
+
+        old_types = _types(old) | ({"null"} if old_null else set())
+        new_types = _types(new) | ({"null"} if new_null else set())
         if direction == REQUEST and old_types - new_types:
             self.report(
                 where,
@@ -239,8 +308,8 @@ class Comparison:
         for name, branch in old_branches.items():
             if name in new_branches:
                 self.schema(branch, new_branches[name], direction, f"{where}[{name}]")
-            elif direction == REQUEST:
-                self.report(where, f"removed request variant {name}")
+            else:
+                self.report(where, f"removed variant {name} ({direction})")
 
     def _discriminator(self, o: dict[str, Any], n: dict[str, Any], where: str) -> None:
         old_map = (o.get("discriminator") or {}).get("mapping") or {}
@@ -374,13 +443,14 @@ class Comparison:
             if old.uri in reached:
                 continue
             new = self.new.child("components").child("schemas").child(name)
-            for direction in (REQUEST, RESPONSE):  # used by no operation: be strict both ways
+            for direction in sorted(self.directions.get(name, {REQUEST, RESPONSE})):
                 self.schema(old, new, direction, where)
         return sorted(set(self.findings))
 
 
-def compare(old: Path, new: Path) -> list[str]:
-    return Comparison(old, new).run()
+def compare(old: Path, new: Path, asyncapi: Path | None = None) -> list[str]:
+    """Breaking changes from `old` to `new`; `asyncapi` places realtime-only schemas."""
+    return Comparison(old, new, asyncapi).run()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     if old is None:
         print(f"no released spec under {args.root / RELEASED_DIR}; nothing to compare")
         return 0
-    findings = compare(old, new)
+    findings = compare(old, new, args.root / ASYNCAPI)
     for finding in findings:
         print(f"BREAKING {finding}")
     print(f"{new} vs {old}: {len(findings)} breaking change(s)")

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from tools import breaking, release_snapshot
-from tools.contract import OPENAPI, REPO, load_yaml
+from tools.contract import ASYNCAPI, OPENAPI, REPO, load_yaml
 
 
 def test_working_spec_keeps_the_release() -> None:
     release = breaking.newest_release(REPO)
     if release is None:
         pytest.skip("no release under openapi/released yet: run `make release-snapshot`")
-    findings = breaking.compare(release, REPO / OPENAPI)
+    findings = breaking.compare(release, REPO / OPENAPI, REPO / ASYNCAPI)
     assert not findings, (
         f"breaking changes against {release.name} (deprecate instead of removing):\n"
         + "\n".join(f"  - {f}" for f in findings)

@@ -7,6 +7,7 @@ unedited copy (the "release"); a few edit the release as well to set up the befo
 from __future__ import annotations
 
 import copy
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ from tools.contract import load_yaml
 Change = Callable[[dict[str, Any]], None]
 
 
-def compare(tmp_path: Path, new: Change, old: Change | None = None) -> list[str]:
+def compare(
+    tmp_path: Path, new: Change, old: Change | None = None, asyncapi: Path | None = None
+) -> list[str]:
     base = load_yaml(MINI / "openapi" / "queueit.yaml")
     docs = {}
     for name, change in (("old", old), ("new", new)):
@@ -33,7 +36,7 @@ def compare(tmp_path: Path, new: Change, old: Change | None = None) -> list[str]
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         docs[name] = path
-    return breaking.compare(docs["old"], docs["new"])
+    return breaking.compare(docs["old"], docs["new"], asyncapi)
 
 
 def schema(d: dict[str, Any], name: str) -> dict[str, Any]:
@@ -263,6 +266,24 @@ def test_breaking_change_is_caught(
 ) -> None:
     findings = compare(tmp_path, new, old)
     assert any(expected in f for f in findings), findings
+
+
+def test_realtime_only_schemas_take_their_direction_from_asyncapi(tmp_path: Path) -> None:
+    """ClientHello is used by no REST operation; the AsyncAPI operations say who sends it."""
+
+    def tighter(d: dict[str, Any]) -> None:
+        prop(d, "ClientHello", "token")["maxLength"] = 10
+
+    received = MINI / "asyncapi" / "queueit.yaml"  # `action: receive`: the server reads it
+    assert any("maxLength=10" in f for f in compare(tmp_path, tighter, asyncapi=received))
+
+    flipped = copy.deepcopy(load_yaml(received))
+    flipped["operations"]["receiveHello"]["action"] = "send"  # now the server would write it
+    sent = tmp_path / "flipped" / "asyncapi" / "queueit.yaml"  # its payload $refs must resolve
+    sent.parent.mkdir(parents=True)
+    sent.write_text(yaml.safe_dump(flipped, sort_keys=False))
+    shutil.copytree(MINI / "openapi", tmp_path / "flipped" / "openapi")
+    assert compare(tmp_path, tighter, asyncapi=sent) == []
 
 
 def test_cli_exit_status(tmp_path: Path, capsys: Any) -> None:

@@ -52,20 +52,20 @@ def test_openapi_must_be_3_1(mini_root: Path, edit_spec: Editor) -> None:
     [
         (lambda d: d.update(asyncapi="2.6.0"), "expected '3.0.0'"),
         (lambda d: d["info"].update(defaultContentType="application/json"), "info"),
-        (lambda d: d["operations"]["receiveEvents"].update(action="recv"), "action"),
+        (lambda d: d["operations"]["sendEvents"].update(action="recv"), "action"),
         (lambda d: d["channels"]["sessionRealtime"].update(adress="/x"), "adress"),
         (
             lambda d: d["channels"]["sessionRealtime"].update(address="/sessions/{id}/rt"),
             "address parameter {id}",
         ),
         (
-            lambda d: d["operations"]["sendHello"]["messages"].append(
+            lambda d: d["operations"]["receiveHello"]["messages"].append(
                 {"$ref": "#/components/messages/VotesUpdated"}
             ),
             "is not a message of #/channels/sessionRealtime",
         ),
         (
-            lambda d: d["operations"]["sendHello"].update(
+            lambda d: d["operations"]["receiveHello"].update(
                 channel={"$ref": "#/components/channels/nope"}
             ),
             "channel must be a $ref",
