@@ -11,23 +11,15 @@ from __future__ import annotations
 
 import copy
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from spec_testkit import MINI, Editor
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # `tools` is imported as a package from the repository root
-    sys.path.insert(0, str(REPO))
-
-from tools.contract import load_yaml  # noqa: E402
-
-MINI = Path(__file__).resolve().parent / "fixtures" / "mini"
-
-Editor = Callable[[Path, str, Callable[[dict[str, Any]], None]], Path]
+from tools.contract import load_yaml
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import MINI
+from spec_testkit import MINI
 
 from tools import breaking
 from tools.contract import load_yaml

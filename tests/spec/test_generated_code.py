@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Editor
 from pydantic import TypeAdapter, ValidationError
+from spec_testkit import Editor
 
 from tools import check_generated, gen_python
 from tools.contract import REPO, Specs

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Editor
+from spec_testkit import Editor
 
 from tools import spec_check
 from tools.contract import Specs
