@@ -436,9 +436,9 @@ class VoteValue(IntEnum):
     +1 up, -1 down, 0 for no vote (withdraws the caller's vote).
     """
 
-    integer__1 = -1
-    integer_0 = 0
-    integer_1 = 1
+    down = -1
+    withdraw = 0
+    up = 1
 
 
 # Source: openapi/queueit.yaml#/components/schemas/VoteRequest

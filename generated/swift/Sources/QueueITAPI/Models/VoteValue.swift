@@ -10,9 +10,9 @@ import Foundation
 
 /** +1 up, -1 down, 0 for no vote (withdraws the caller&#39;s vote). */
 public enum VoteValue: Int, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case number1 = -1
-    case _0 = 0
-    case _1 = 1
+    case down = -1
+    case withdraw = 0
+    case up = 1
     case unknownDefaultOpenApi = 11184809
 }
 
