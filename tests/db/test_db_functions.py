@@ -166,7 +166,8 @@ async def test_idle_reaper_warns_then_ends(db: Database, new_user: Any, make_ses
             s.id,
             warned[0]["seq"],
         )
-    assert ev["type"] == "session_idle_warning"
+    assert ev["type"] == "session_ending"  # the contract's SessionEndingEvent
+    assert ev["payload"]["reason"] == "idle"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", ev["payload"]["ends_at"])
     # the warning is fresh: not ended yet, even though idle for 5 hours
     assert await reap_once() == []
