@@ -1,0 +1,24 @@
+"""SQL of the profiles feature."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from queueit.db import Connection
+
+# The user writes their own row (RLS: id = auth.uid()). A row that already says the same is not
+# rewritten (no dead tuple, no updated_at churn).
+_UPSERT = """
+insert into public.profiles as p (id, username, email, avatar_url)
+values ($1, $2, $3, $4)
+on conflict (id) do update
+   set username = excluded.username, email = excluded.email, avatar_url = excluded.avatar_url
+ where (p.username, p.email, p.avatar_url)
+       is distinct from (excluded.username, excluded.email, excluded.avatar_url)
+"""
+
+
+async def upsert_profile(
+    conn: Connection, user_id: UUID, username: str, email: str | None, avatar_url: str | None
+) -> None:
+    await conn.execute(_UPSERT, user_id, username, email, avatar_url)
