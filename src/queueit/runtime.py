@@ -87,7 +87,17 @@ class Runtime:
             search=SearchService.from_settings(settings),
             limits=Limits.from_settings(settings),
         )
+        runtime.start_background_jobs()
         return runtime
+
+    def start_background_jobs(self) -> None:
+        """The idle reaper (warns and ends idle sessions, prunes old events)."""
+        from queueit.sessions.idle import run_idle_reaper  # the feature imports the runtime
+
+        task = asyncio.create_task(
+            run_idle_reaper(self.db, self.settings, self.publish), name="idle-reaper"
+        )
+        self.tasks.append(task)
 
     def attach(self, app: FastAPI) -> None:
         app.state.runtime = self

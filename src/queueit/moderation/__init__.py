@@ -1,0 +1,1 @@
+"""Moderation: session settings, the member list, co-hosts, kick and ban."""

@@ -1,0 +1,1 @@
+"""Songs: the queue — add (or upvote what is already queued), vote, remove."""
