@@ -1,0 +1,310 @@
+"""What bad input and bad conditions get, one by one (DESIGN §6): a problem+json with the right
+status and code, `status` equal to the HTTP status, `request_id` equal to X-Request-ID (both
+checked on every response by apikit.check_response), and nothing changed."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apikit import LiveServer, new_actor, ok, problem, track
+from pgserver import _commands as pg_commands
+from pgserver.postgres_server import PostgresServer, get_server
+
+from queueit.auth.dev import mint_dev_token
+from queueit.db import Database, apply, start_embedded
+from queueit.logging_setup import JsonFormatter
+
+
+async def test_malformed_json_is_400(actor: Any) -> None:
+    a = await actor("a")
+    for path, body in (
+        ("/api/v1/sessions/join", b'{"join_code": '),
+        ("/api/v1/sessions/create", b"{not json"),
+        (f"/api/v1/songs/{uuid.uuid4()}/vote", b'{"vote_value": 1'),
+        ("/api/v1/songs/add", b"\xff\xfe"),
+    ):
+        response = await a.client.post(
+            path, content=body, headers={"Content-Type": "application/json"}
+        )
+        problem(response, 400, "malformed_json")
+    problem(await a.current(), 404, "not_in_session")  # nothing was created
+
+
+async def test_schema_violations_are_422_with_field_errors(actor: Any) -> None:
+    a = await actor("a")
+    body = problem(await a.client.post("/api/v1/sessions/join", json={}), 422, "validation_failed")
+    assert body["errors"] == [
+        {"location": "body", "field": "join_code", "message": "Field required"}
+    ]
+    body = problem(await a.join("no"), 422, "validation_failed")
+    assert [e["field"] for e in body["errors"]] == ["join_code"]
+    body = problem(
+        await a.client.post("/api/v1/sessions/create", json={"join_code": "ABCD", "x": 1}),
+        422,
+        "validation_failed",
+    )
+    assert [e["field"] for e in body["errors"]] == ["x"]
+    body = problem(
+        await a.client.post("/api/v1/sessions/create", json={"settings": {"skip_vote_min": 0}}),
+        422,
+        "validation_failed",
+    )
+    assert [e["field"] for e in body["errors"]] == ["settings.skip_vote_min"]
+    body = problem(await a.control("rewind"), 422, "validation_failed")
+    assert body["errors"][0]["field"] == "action"
+    body = problem(
+        await a.client.post("/api/v1/songs/not-a-uuid/vote", json={"vote_value": 1}),
+        422,
+        "validation_failed",
+    )
+    assert body["errors"][0] == {
+        "location": "path",
+        "field": "id",
+        "message": body["errors"][0]["message"],
+    }
+    body = problem(
+        await a.client.get(f"/api/v1/sessions/{uuid.uuid4()}/history", params={"limit": "many"}),
+        422,
+        "validation_failed",
+    )
+    assert body["errors"][0]["location"] == "query"
+    problem(await a.client.post("/api/v1/sessions/join", json=["PARTY1"]), 422, "validation_failed")
+    problem(await a.current(), 404, "not_in_session")
+
+
+async def test_nul_bytes_and_oversized_strings_never_reach_postgres(
+    actor: Any, db: Database
+) -> None:
+    a = await actor("a")
+    ok(await a.create())
+    bad_tracks = {
+        "name": track(name="bad\u0000name"),
+        "artists": track(artists="x" * 501),
+        "album": track(album="tab\tin album"),
+        "image_url": track(image_url="http://images.example.com/x.jpg"),
+        "id": track(id="has space"),
+        "isrc": track(isrc="nope"),
+        "duration_ms": track(duration_ms=0),
+    }
+    for field, body in bad_tracks.items():
+        response = problem(await a.add(body), 422, "validation_failed")
+        assert field in [e["field"] for e in response["errors"]], (field, response)
+    problem(await a.join("PARTY\u00001"), 422, "validation_failed")
+    problem(
+        await a.client.post("/api/v1/sessions/create", json={"join_code": "A" * 10_000}),
+        422,
+        "validation_failed",
+    )
+    async with db.system_conn() as conn:
+        stored = await conn.fetchval(
+            "select count(*) from tracks where id = any($1::text[])",
+            [b["id"] for b in bad_tracks.values()],
+        )
+    assert stored == 0
+    assert ok(await a.current())["queue"] == []
+
+
+async def test_unauthorized(raw_client: Callable[..., Any], api: LiveServer) -> None:
+    expired = mint_dev_token("expired-user", api.settings, now=time.time() - 3 * 24 * 3600)
+    async with raw_client() as client:
+        for headers in (
+            {},
+            {"Authorization": "Bearer garbage"},
+            {"Authorization": "Basic dXNlcjpwYXNz"},
+            {"Authorization": f"Bearer {expired}"},
+            {"Authorization": f"Bearer {expired[:-4]}AAAA"},
+        ):
+            response = await client.get("/api/v1/sessions/current", headers=headers)
+            problem(response, 401, "unauthorized")
+            response = await client.post(
+                "/api/v1/sessions/create", json={"join_code": "NOAUTH1"}, headers=headers
+            )
+            problem(response, 401, "unauthorized")
+        body = problem(
+            await client.get(
+                "/api/v1/sessions/current", headers={"Authorization": f"Bearer {expired}"}
+            ),
+            401,
+            "unauthorized",
+        )
+        assert "expired" in body["detail"]
+
+
+async def test_forbidden_not_found_conflict(actor: Any) -> None:
+    host, guest = await actor("host"), await actor("guest")
+    chosen = "C" + uuid.uuid4().hex[:7].upper()
+    s = ok(await host.create(join_code=chosen))["session"]
+    ok(await guest.join(chosen))
+    problem(await guest.control("skip"), 403, "not_moderator")
+    problem(await guest.client.get("/api/v1/no/such/route"), 404, "not_found")
+    problem(
+        await guest.client.get(f"/api/v1/sessions/{uuid.uuid4()}/members"), 404, "session_not_found"
+    )
+    problem(await guest.create(join_code=chosen), 409, "join_code_taken")
+    assert (
+        ok(await guest.current())["session"]["id"] == s["id"]
+    )  # the failed create changed nothing
+
+
+async def test_method_not_allowed_keeps_allow(actor: Any) -> None:
+    a = await actor("a")
+    response = await a.client.get("/api/v1/sessions/create")
+    problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "POST"
+    response = await a.client.put("/api/v1/sessions/control_session", json={"action": "play"})
+    problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "PATCH"
+    response = await a.client.patch(f"/api/v1/songs/{uuid.uuid4()}")
+    problem(response, 405, "method_not_allowed")
+    assert "DELETE" in response.headers["allow"]
+
+
+async def test_payload_too_large_and_media_type(actor: Any) -> None:
+    a = await actor("a")
+    ok(await a.create())
+    big = json.dumps(track(name="x" * 70_000)).encode()
+    problem(
+        await a.client.post(
+            "/api/v1/songs/add", content=big, headers={"Content-Type": "application/json"}
+        ),
+        413,
+        "payload_too_large",
+    )
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(20):
+            yield b" " * 4096
+
+    problem(
+        await a.client.post(
+            "/api/v1/songs/add", content=chunks(), headers={"Content-Type": "application/json"}
+        ),
+        413,
+        "payload_too_large",
+    )
+    problem(
+        await a.client.post(
+            "/api/v1/sessions/join",
+            content=b"join_code=PARTY1",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        415,
+        "unsupported_media_type",
+    )
+    assert ok(await a.current())["queue"] == []
+
+
+async def test_rate_limits(start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(rate_limit_writes_per_minute=3, rate_limit_joins_per_minute=1)
+    host = new_actor(server, "host")
+    joiner = new_actor(server, "joiner")
+    try:
+        s = ok(await host.create())["session"]
+        ok(await host.add(track()))
+        ok(await host.add(track()))
+        response = await host.add(track())  # the 4th write within the minute
+        problem(response, 429, "rate_limited")
+        assert int(response.headers["retry-after"]) >= 1
+        assert len(ok(await host.current())["queue"]) == 2  # reads are not limited
+        # join attempts: a burst of 10, then one a minute
+        statuses = [(await joiner.join(s["join_code"])).status_code for _ in range(10)]
+        assert statuses == [200] * 10
+        response = await joiner.join(s["join_code"])
+        problem(response, 429, "rate_limited")
+        assert int(response.headers["retry-after"]) >= 1
+        problem(await joiner.join("ZZZZ9999"), 429, "rate_limited")  # wrong codes count too
+    finally:
+        await host.client.aclose()
+        await joiner.client.aclose()
+
+
+async def test_request_ids_and_json_logs(actor: Any) -> None:
+    a = await actor("a")
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("queueit")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        mine = await a.current()
+        assert mine.headers["x-request-id"]
+        echoed = await a.client.get(
+            "/api/v1/sessions/current", headers={"X-Request-ID": "trace-42.a_b"}
+        )
+        assert echoed.headers["x-request-id"] == "trace-42.a_b"
+        replaced = await a.client.get(
+            "/api/v1/sessions/current", headers={"X-Request-ID": "bad id!"}
+        )
+        assert replaced.headers["x-request-id"] not in ("bad id!", "")
+        created = await a.create()
+        await asyncio.sleep(0.2)  # the access log line is written as the response ends
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    lines = [json.loads(line) for line in captured.getvalue().splitlines() if line.strip()]
+    assert lines and all("request_id" in line for line in lines)
+    access = {line["request_id"]: line for line in lines if line["logger"] == "queueit.access"}
+    for response in (mine, echoed, replaced, created):
+        rid = response.headers["x-request-id"]
+        assert access[rid]["status"] == response.status_code
+        assert access[rid]["path"] == "/api/v1/sessions/" + (
+            "create" if response is created else "current"
+        )
+    assert "trace-42.a_b" in access
+
+
+# --- the database going away and coming back ----------------------------------------------------
+
+
+@pytest.fixture
+def own_database() -> Iterator[tuple[str, PostgresServer]]:
+    """A separate embedded PostgreSQL this test may stop and start."""
+    root = Path(tempfile.mkdtemp(prefix="queueit-pg-api-"))
+    dsn = start_embedded(root / "data")
+    server = get_server(root / "data" / "postgres")
+    yield dsn, server
+    server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def stop_postgres(server: PostgresServer) -> None:
+    pg_commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+
+async def test_database_down_is_503_then_recovers(
+    own_database: tuple[str, PostgresServer], start_server: Callable[..., LiveServer]
+) -> None:
+    dsn, pg = own_database
+    await apply(dsn)
+    live = start_server(dsn=dsn)
+    host = new_actor(live, "host")
+    try:
+        s = ok(await host.create())["session"]
+        await asyncio.to_thread(stop_postgres, pg)
+        for request in (host.current(), host.add(track()), host.join(s["join_code"])):
+            response = await request
+            problem(response, 503, "service_unavailable")
+            assert int(response.headers["retry-after"]) >= 1
+        health = await host.client.get("/healthz")
+        problem(health, 503, "unhealthy")
+
+        await asyncio.to_thread(pg.ensure_postgres_running)
+        # no restart of the service: the next requests work again
+        assert ok(await host.current())["session"]["id"] == s["id"]
+        ok(await host.add(track()))
+        ok(await host.client.get("/healthz"))
+    finally:
+        await host.client.aclose()
