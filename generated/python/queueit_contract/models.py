@@ -169,7 +169,13 @@ class SearchSource(StrEnum):
 class User(BaseModel):
     id: UUID
     username: Annotated[str, Field(max_length=100, min_length=1)]
-    email: Annotated[str | None, Field(max_length=320)]
+    email: Annotated[
+        str | None,
+        Field(
+            description="The caller's own email only. Every other user's is null (members see each other's\nnames and avatars, never their addresses), and events, which every member receives,\nnever carry one.\n",
+            max_length=320,
+        ),
+    ]
     avatar_url: Annotated[str | None, Field(max_length=2048, pattern="^https://")]
 
 
@@ -281,7 +287,9 @@ class Playback(BaseModel):
     current: QueuedSong | None
     started_at: Annotated[
         Timestamp | None,
-        Field(description="When `current` started playing (first play)."),
+        Field(
+            description="When `current` started playing, moved later by the time it spent paused: while\nplaying, the position in the track is now − `started_at`.\n"
+        ),
     ]
     skip_votes: Annotated[int, Field(ge=0)]
     skip_votes_needed: Annotated[int, Field(ge=1)]

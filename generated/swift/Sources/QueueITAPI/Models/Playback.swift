@@ -15,7 +15,7 @@ public struct Playback: Sendable, Codable, Hashable {
     public static let skipVotesNeededRule = NumericRule<Int>(minimum: 1, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public var state: PlaybackState
     public var current: QueuedSong?
-    /** When `current` started playing (first play). */
+    /** When `current` started playing, moved later by the time it spent paused: while playing, the position in the track is now − `started_at`.  */
     public var startedAt: Date?
     public var skipVotes: Int
     public var skipVotesNeeded: Int

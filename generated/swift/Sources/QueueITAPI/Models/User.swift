@@ -15,6 +15,7 @@ public struct User: Sendable, Codable, Hashable {
     public static let avatarUrlRule = StringRule(minLength: nil, maxLength: 2048, pattern: "^https://")
     public var id: UUID
     public var username: String
+    /** The caller's own email only. Every other user's is null (members see each other's names and avatars, never their addresses), and events, which every member receives, never carry one.  */
     public var email: String?
     public var avatarUrl: String?
 
