@@ -1,0 +1,84 @@
+"""Serve the real QueueIT app for the contract job, the way `queueit run` does.
+
+    python contract_tests/ct_serve.py PORT_FILE
+
+Environment: the service's own settings (DATABASE_URL, DATA_DIR, RATE_LIMIT_*, LOG_LEVEL; see
+`.env.example`), plus QUEUEIT_CT_SEARCH_PER_MINUTE (default: unchanged). The listening socket is
+bound to 127.0.0.1 port 0 before the server starts; its port is written to PORT_FILE once the
+app has started (lifespan done), so the caller never races a half-started server.
+
+Same uvicorn options as `queueit.cli._run` (frame limit, no access log, no proxy headers). The
+only difference: the search rate limit, which is not a setting (yet), can be raised here so
+429s do not mask what the fuzzer sends to search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from queueit.app import create_app
+from queueit.config import Settings
+from queueit.http.ratelimit import RateLimiter
+from queueit.logging_setup import configure
+
+
+def build(settings: Settings) -> Any:
+    app = create_app(settings)
+    search_per_minute = os.environ.get("QUEUEIT_CT_SEARCH_PER_MINUTE")
+    if search_per_minute:
+        inner = app.router.lifespan_context
+
+        @asynccontextmanager
+        async def lifespan(a: Any) -> AsyncIterator[None]:
+            async with inner(a) as state:
+                runtime = a.state.runtime
+                rate = int(search_per_minute)
+                runtime.limits.search = RateLimiter("searches", rate, burst=rate)
+                yield state
+
+        app.router.lifespan_context = lifespan
+    return app
+
+
+async def main(port_file: Path) -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    configure(settings.log_level)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        build(settings),
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        ws_max_size=settings.ws_max_message_bytes,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+
+    async def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.02)
+        tmp = port_file.with_suffix(".tmp")
+        tmp.write_text(str(port))
+        tmp.replace(port_file)
+
+    announcer = asyncio.create_task(announce())
+    await server.serve(sockets=[sock])
+    announcer.cancel()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1])))

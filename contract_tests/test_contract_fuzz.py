@@ -1,0 +1,134 @@
+"""Schemathesis against the live service, from the hand-written openapi/queueit.yaml.
+
+Every operation, as every role (host and guest of a party, an outsider with a valid token in no
+session, and no token at all), through the examples, coverage and fuzzing phases with positive
+and negative data and every built-in check plus QueueIT's own (ct_checks); then the stateful
+phase, following the spec's links. Zero failures is the bar.
+
+Replay a failure: QUEUEIT_FUZZ_SEED=<seed printed in the header/summary> and the failing test's
+node id, e.g.
+    QUEUEIT_FUZZ_SEED=123 .venv/bin/pytest \
+        'contract_tests/test_contract_fuzz.py::test_operation[POST /api/v1/songs/add][guest]'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import ct_schema
+import ct_seed
+import hypothesis
+import pytest
+from ct_party import Party
+from ct_stats import STATS
+from hypothesis import HealthCheck
+from hypothesis.stateful import get_state_machine_test
+
+SCHEMA = ct_schema.load()
+ROLES = ("host", "guest", "outsider", "anonymous")
+
+
+@pytest.fixture
+def party(live: Any) -> Iterator[Party]:
+    with live.http() as http:
+        yield Party(live, http)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@SCHEMA.parametrize()
+@hypothesis.settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_operation(case: Any, role: str, party: Party, live: Any) -> None:
+    op_id = ct_schema.operation_id(case)
+    party.ensure()
+    party.steer(case, op_id)
+    ct_schema.send(
+        case,
+        base_url=live.url,
+        headers=party.headers(role),
+        source="fuzz",
+        role=role,
+        on_response=lambda status, body: party.after(op_id, role, case, status, body),
+    )
+
+
+def test_every_operation_answered_success_and_errors() -> None:
+    """The fuzzing reached the implementation: every operation answered a 2xx at least once and
+    a 4xx at least once (an operation that only ever 404s is not implemented)."""
+    seen = STATS.per_operation("fuzz")
+    assert seen, "run this with the fuzz tests above (nothing was fuzzed in this session)"
+    expected = {f"{method} {path}" for method, path in _operations()}
+    missing = sorted(expected - set(seen))
+    no_success = sorted(label for label, statuses in seen.items() if not _any(statuses, 200))
+    no_error = sorted(label for label, statuses in seen.items() if not _any(statuses, 400))
+    assert not missing, f"never fuzzed: {missing}"
+    assert not no_success, f"never answered 2xx: {no_success}\n{_table(seen)}"
+    assert not no_error, f"never answered 4xx: {no_error}\n{_table(seen)}"
+    too_few = {label: sum(s.values()) for label, s in seen.items() if sum(s.values()) < 100}
+    assert not too_few, f"fewer than 100 cases: {too_few}"
+
+
+def _operations() -> Iterator[tuple[str, str]]:
+    import ct_spec
+
+    yield from ct_spec.operations().values()
+
+
+def _any(statuses: Any, base: int) -> bool:
+    return any(base <= status < base + 100 for status in statuses)
+
+
+def _table(seen: dict[str, Any]) -> str:
+    return "\n".join(f"  {label}: {dict(sorted(s.items()))}" for label, s in sorted(seen.items()))
+
+
+# --- stateful: sequences along the spec's links ------------------------------------------------
+
+
+class PartyMachine(SCHEMA.as_state_machine()):  # type: ignore[misc]
+    """Each scenario is a fresh user; links carry the ids (createSession -> settings, members,
+    events, history; addSong -> vote, remove; ...)."""
+
+    live: Any = None
+
+    def setup(self) -> None:
+        name = self.live.new_name("stateful")
+        self.headers = {"Authorization": f"Bearer {self.live.token(name)}"}
+
+    def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+        return {"base_url": self.live.url, "headers": self.headers}
+
+    def call(self, case: Any, **kwargs: Any) -> Any:
+        response = case.call(**kwargs)
+        STATS.case("stateful", case.operation.label, "stateful", response.status_code)
+        from ct_capture import CORPUS
+
+        CORPUS.add_response(ct_schema.operation_id(case), response.status_code, response.content)
+        return response
+
+    def validate_response(
+        self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+    ) -> None:
+        case.validate_response(
+            response,
+            headers=self.headers,
+            additional_checks=additional_checks,
+            transport_kwargs=kwargs,
+            recorder=self.recorder,
+        )
+
+
+def test_stateful_links(live: Any) -> None:
+    PartyMachine.live = live
+    settings = hypothesis.settings(
+        max_examples=max(25, ct_seed.examples() // 2),
+        stateful_step_count=SCHEMA.config.phases.stateful.max_steps,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink],
+    )
+    test = get_state_machine_test(PartyMachine, settings=settings, _min_steps=2)
+    hypothesis.seed(ct_seed.seed())(test)
+    test()
+    assert sum(sum(c.values()) for (s, _, _), c in STATS.cases.items() if s == "stateful") > 0
