@@ -79,9 +79,11 @@ async def start_server(
 ) -> AsyncIterator[Callable[..., Awaitable[RtServer]]]:
     running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
-    async def start(hub_options: dict[str, Any] | None = None, **overrides: Any) -> RtServer:
+    async def start(
+        hub_options: dict[str, Any] | None = None, shortcut: bool = False, **overrides: Any
+    ) -> RtServer:
         settings = make_settings(**overrides)
-        app = build_app(settings, db=db, hub_options=hub_options)
+        app = build_app(settings, db=db, hub_options=hub_options, shortcut=shortcut)
         server, task, port = await serve_in_process(app, settings)
         running.append((server, task))
         hub = app.state.realtime_hub

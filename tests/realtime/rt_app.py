@@ -6,11 +6,13 @@ REST service until it exists: it appends an event as the caller and publishes it
 the way every service write will.
 
 Subprocess entry point: `uvicorn --factory rt_app:create_app` with QUEUEIT_TEST_DSN, DATA_DIR and
-optional QUEUEIT_TEST_HUB (JSON of RealtimeHub keyword arguments) in the environment.
+optional QUEUEIT_TEST_HUB (JSON of RealtimeHub keyword arguments) and QUEUEIT_TEST_SHORTCUT=1
+(mount `RealtimeShortcut`) in the environment.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import AsyncIterator
@@ -29,7 +31,7 @@ from queueit.config import Settings
 from queueit.db import Database
 from queueit.http import handlers
 from queueit.realtime import RealtimeHub
-from queueit.realtime.endpoints import get_hub, router
+from queueit.realtime.endpoints import RealtimeShortcut, get_hub, router
 
 test_router = APIRouter()
 
@@ -59,6 +61,7 @@ def build_app(
     db: Database | None = None,
     dsn: str | None = None,
     hub_options: dict[str, Any] | None = None,
+    shortcut: bool = False,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +91,8 @@ def build_app(
     handlers.install(app)
     app.include_router(router)
     app.include_router(test_router)
+    if shortcut:
+        app.add_middleware(RealtimeShortcut)
     return app
 
 
@@ -106,6 +111,13 @@ def uvicorn_config(app: FastAPI, settings: Settings, port: int = 0) -> uvicorn.C
 
 
 def create_app() -> FastAPI:
+    if os.environ.get("QUEUEIT_TEST_GC_THRESHOLD"):  # e.g. "50000,50,100" (benchmarks)
+        gc.set_threshold(*(int(v) for v in os.environ["QUEUEIT_TEST_GC_THRESHOLD"].split(",")))
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     options = json.loads(os.environ.get("QUEUEIT_TEST_HUB", "{}"))
-    return build_app(settings, dsn=os.environ["QUEUEIT_TEST_DSN"], hub_options=options)
+    return build_app(
+        settings,
+        dsn=os.environ["QUEUEIT_TEST_DSN"],
+        hub_options=options,
+        shortcut=os.environ.get("QUEUEIT_TEST_SHORTCUT") == "1",
+    )

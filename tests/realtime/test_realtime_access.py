@@ -106,3 +106,24 @@ async def test_a_banned_user_cannot_poll_either(
         )
     assert response.status_code == 403
     assert response.json()["code"] == "banned"
+
+
+async def test_the_optional_shortcut_middleware_serves_the_same_socket(
+    db: Database, start_server: Callable[..., Awaitable[RtServer]], user: UserFactory
+) -> None:
+    server = await start_server(shortcut=True)
+    host, outsider = await user("host"), await user("outsider")
+    sid = await data.create_session(db, host)
+    client = await RtClient.open(server.url, sid, token=host.token, via="query")
+    assert (await client.next())["type"] == "snapshot"
+    seq = await data.append(db, host, sid, "votes_updated", data.votes_data(1))
+    server.hub.publish(sid, seq)
+    assert (await client.next())["seq"] == seq
+    await client.close()
+    refused = await RtClient.open(server.url, sid, token=outsider.token)
+    assert (await refused.closed_with())[0] == 4003
+    async with server.http() as http:  # everything else still goes through the app
+        response = await http.get(
+            f"/api/v1/sessions/{sid}/events", headers={"Authorization": f"Bearer {host.token}"}
+        )
+    assert response.status_code == 200

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, cast
 
 import orjson
 import pytest
 
+from queueit.config import Settings
+from queueit.realtime import RealtimeHub
 from queueit.realtime.conformance import (
     ConformanceError,
     validate_client_message,
@@ -233,3 +236,10 @@ def test_validator_rejects_off_format_dates_anywhere() -> None:
         validate_server_message(extra)
     with pytest.raises(ConformanceError):
         validate_server_message({"type": "auth", "token": "x"})  # a client message
+
+
+async def test_publish_is_synchronous_and_may_be_awaited(settings: Settings) -> None:
+    hub = RealtimeHub(settings, cast(Any, None), cast(Any, None))
+    hub.publish(SID, 3)  # no local subscribers, hub not started: nothing to do, no error
+    await hub.publish(str(SID), 4)
+    assert hub.stats.published == 2

@@ -15,9 +15,9 @@ from uuid import UUID
 from queueit.http.rendering import encode
 from queueit.realtime.protocol import CloseCode
 
-# Event types the database writes under another name than the contract's (see the report in
-# docs: the idle reaper writes `session_idle_warning {ends_at}`; the contract says
-# `session_ending {ends_at, reason}`). Mapped here so both transports stay conformant.
+# Event types once written under another name than the contract's: before migration
+# 20251126100000 the idle reaper wrote `session_idle_warning {ends_at}` (now `session_ending
+# {ends_at, reason}`). Rows of that era may still be kept; they go out in the contract's shape.
 _RENAMED_TYPES: dict[str, str] = {"session_idle_warning": "session_ending"}
 
 

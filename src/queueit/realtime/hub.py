@@ -10,8 +10,9 @@ Flow of one change (DESIGN §5):
    NOTIFY takes is never on a request's write path and is taken once per batch, not per change.
 3. Every process LISTENs on a dedicated connection. A notification carries only session ids and
    seqs; a process with subscribers of that session wakes its channel.
-4. A woken channel's pump fetches the new rows once per session (`app.fetch_events`), encodes
-   each event once and hands the same string to every local subscriber, strictly in seq order.
+4. A woken channel's pump fetches the new rows once per session (`app.fetch_events`, on a few
+   connections of the hub's own, not the request pool), encodes each event once and hands the
+   same string to every local subscriber, strictly in seq order.
    Subscribers dedupe by seq, so the same wake-up arriving from publish, NOTIFY and the poll is
    harmless, and a pump that finds rows missing (pruned) makes affected subscribers start over.
 
@@ -36,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Generator
 from typing import Any
 from uuid import UUID
 
@@ -44,6 +45,7 @@ from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
 from queueit.db import Connection, Database
 from queueit.realtime import store
+from queueit.realtime.connections import ReadConnections
 from queueit.realtime.events import WireEvent
 from queueit.realtime.loader import SnapshotLoader
 from queueit.realtime.protocol import CloseCode, ping_message
@@ -83,6 +85,7 @@ class RealtimeHub:
         close_timeout: float = 10.0,
         idle_timeout: float | None = None,
         fetch_limit: int = 500,
+        read_connections: int = 3,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -98,6 +101,8 @@ class RealtimeHub:
         self.poll_interval = poll_interval
         self.prune_interval = prune_interval
         self.fetch_limit = fetch_limit
+        # Fan-out reads use connections of their own, never the request pool (see connections).
+        self._reads = ReadConnections(db, read_connections)
         self._channels: dict[UUID, _Channel] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._notify_pending: dict[UUID, int] = {}
@@ -141,6 +146,7 @@ class RealtimeHub:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
+        self._reads.close()
 
     @property
     def running(self) -> bool:
@@ -156,10 +162,13 @@ class RealtimeHub:
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def publish(self, session_id: UUID | str, seq: int) -> None:
+    def publish(self, session_id: UUID | str, seq: int) -> Published:
         """Announce that `seq` of the session is committed. Call after COMMIT, never inside a
         transaction; never blocks. Local subscribers are served at once; other processes hear
-        of it through a batched NOTIFY a few milliseconds later."""
+        of it through a batched NOTIFY a few milliseconds later.
+
+        Synchronous: the work is done when it returns. The returned object may be awaited (it
+        completes at once), so `hub.publish(...)` and `await hub.publish(...)` both work."""
         sid = session_id if isinstance(session_id, UUID) else UUID(str(session_id))
         self.stats.published += 1
         self._wake(sid, int(seq))
@@ -167,6 +176,7 @@ class RealtimeHub:
             if seq > self._notify_pending.get(sid, 0):
                 self._notify_pending[sid] = int(seq)
             self._notify_wake.set()
+        return PUBLISHED
 
     def _wake(self, session_id: UUID, seq: int) -> None:
         ch = self._channels.get(session_id)
@@ -269,7 +279,7 @@ class RealtimeHub:
         events: list[WireEvent] = []
         cursor = after
         while cursor < upto:
-            async with self.db.system_conn() as conn:
+            async with self._reads.acquire() as conn:
                 rows = await store.system_events_after(
                     conn, session_id, cursor, min(upto - cursor, 10_000)
                 )
@@ -298,7 +308,7 @@ class RealtimeHub:
                 if ch.target <= after:
                     break
                 try:
-                    async with self.db.system_conn() as conn:
+                    async with self._reads.acquire() as conn:
                         rows = await store.system_events_after(
                             conn, ch.session_id, after, self.fetch_limit
                         )
@@ -455,7 +465,7 @@ class RealtimeHub:
         ids = [sid for sid, ch in self._channels.items() if ch.delivered is not None]
         if not ids:
             return
-        async with self.db.system_conn() as conn:
+        async with self._reads.acquire() as conn:
             latest = await store.latest_seqs(conn, ids)
         self.stats.polls += 1
         for sid, seq in latest.items():
@@ -500,6 +510,19 @@ class RealtimeHub:
                 raise
             except Exception as exc:
                 logger.warning("realtime: pruning events failed (%s)", exc)
+
+
+class Published:
+    """What `publish` returns: already complete, awaitable for callers that await it."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield  # a generator that finishes at once
+
+
+PUBLISHED = Published()
 
 
 class HubStats:

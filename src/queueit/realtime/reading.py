@@ -38,11 +38,6 @@ async def _snapshot(
     return snapshot_data(await loader(conn, user, session_id))
 
 
-async def _refusal(db: Database, session_id: UUID, user_id: UUID) -> Refusal:
-    async with db.system_conn() as conn:
-        return await store.refusal(conn, session_id, user_id)
-
-
 async def read_opening(
     db: Database,
     loader: SnapshotLoader | None,
@@ -53,8 +48,8 @@ async def read_opening(
 ) -> Opening | Refusal:
     """Membership check, then the snapshot, or the replay of the events after `since`."""
     async with db.user_tx(user.id, user.claims) as conn:
-        member = await store.membership(conn, session_id, user.id)
-        if member is not None:
+        member = await store.access(conn, session_id)
+        if not isinstance(member, Refusal):
             last = member.last_seq
             if since is not None and since == last:
                 return Opening([], last, last, snapshot=False)
@@ -68,7 +63,7 @@ async def read_opening(
             seq = int(snap["seq"])
             message = {"type": "snapshot", "seq": seq, "data": snap}
             return Opening([encode(message).decode()], seq, last, snapshot=True)
-    return await _refusal(db, session_id, user.id)
+    return member
 
 
 async def read_events_page(
@@ -82,8 +77,8 @@ async def read_events_page(
 ) -> dict[str, Any] | Refusal:
     """The contract's EventsPage for `GET /api/v1/sessions/{session_id}/events`."""
     async with db.user_tx(user.id, user.claims) as conn:
-        member = await store.membership(conn, session_id, user.id)
-        if member is not None:
+        member = await store.access(conn, session_id)
+        if not isinstance(member, Refusal):
             rows = await store.user_events_after(conn, session_id, since, limit + 1)
             first = int(rows[0]["seq"]) if rows else None
             last = max(member.last_seq, int(rows[-1]["seq"]) if rows else 0)
@@ -104,4 +99,4 @@ async def read_events_page(
                 "has_more": len(rows) > limit,
                 "snapshot": None,
             }
-    return await _refusal(db, session_id, user.id)
+    return member

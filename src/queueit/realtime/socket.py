@@ -37,7 +37,7 @@ from queueit.realtime.protocol import (
     parse_client_frame,
     utf8_length_exceeds,
 )
-from queueit.realtime.reading import Opening, read_opening
+from queueit.realtime.reading import read_opening
 from queueit.realtime.store import Refusal
 from queueit.realtime.subscriber import State, Subscriber
 
@@ -75,17 +75,48 @@ CLOSE_REASONS: dict[int, str] = {
 async def serve(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> None:
     """Run one socket to its end. Never raises for anything the client does."""
     await ws.accept()
+    sub: Subscriber | None = None
+    try:
+        sub = await _subscribe(hub, ws, raw_session_id)
+        if sub is None:
+            return
+        sub.next_ping = asyncio.get_running_loop().time() + hub.heartbeat
+        sub.start_writer(ws.send_text, lambda code: ws.close(code, CLOSE_REASONS.get(code)))
+        await _read_frames(hub, ws, sub)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if sub is not None and sub.killed and task is not None:
+            task.uncancel()  # the watchdog gave up on this socket: a normal end, not an error
+            return
+        raise
+    except Exception:
+        logger.exception("realtime: a socket of session %s failed", raw_session_id)
+        with contextlib.suppress(Exception):
+            await _close(hub, ws, CloseCode.INTERNAL_ERROR)
+    finally:
+        if sub is not None:
+            hub.unregister(sub)
+            await sub.stop_writer()
+
+
+async def _subscribe(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> Subscriber | None:
+    """Authenticate, subscribe, send the opening and go live; None after closing the socket.
+
+    A coroutine of its own so that nothing it needed (the user's claims, the snapshot) stays
+    referenced for the life of an idle socket.
+    """
     user = await _authenticate(hub, ws)
     if user is None:
-        return
+        return None
     try:
         session_id = UUID(raw_session_id)
     except ValueError:
         await _close(hub, ws, CloseCode.NO_SUCH_SESSION)
-        return
+        return None
     since = _parse_since(ws.query_params.get("since"))
 
     sub = hub.register(session_id, user.id)
+    live = False
     try:
         try:
             opening = await read_opening(
@@ -94,41 +125,31 @@ async def serve(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> None:
         except DatabaseUnavailable as exc:
             logger.warning("realtime: database unavailable while opening a socket: %s", exc)
             await _close(hub, ws, CloseCode.INTERNAL_ERROR)
-            return
+            return None
         if isinstance(opening, Refusal):
             await _close(hub, ws, _REFUSAL_CODES[opening])
-            return
-        await _open(hub, ws, sub, opening)
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if sub.killed and task is not None:
-            task.uncancel()  # the watchdog gave up on this socket: a normal end, not an error
-            return
-        raise
-    except Exception:
-        logger.exception("realtime: socket of session %s failed", session_id)
-        with contextlib.suppress(Exception):
-            await _close(hub, ws, CloseCode.INTERNAL_ERROR)
+            return None
+        await _send_opening(ws, opening.frames)
+        await hub.activate(sub, opening.start_seq, opening.live_from, ws.send_text)
+        if sub.state is State.PENDING:  # the channel vanished (hub stopping)
+            sub.close_after(CloseCode.GOING_AWAY)
+        live = True
+        return sub
     finally:
-        hub.unregister(sub)
-        await sub.stop_writer()
+        if not live:
+            hub.unregister(sub)
 
 
-async def _open(hub: RealtimeHub, ws: WebSocket, sub: Subscriber, opening: Opening) -> None:
-    for frame in opening.frames:
-        await ws.send_text(frame)
-    await hub.activate(sub, opening.start_seq, opening.live_from, ws.send_text)
-    if sub.state is State.PENDING:  # the channel vanished (hub stopping)
-        sub.close_after(CloseCode.GOING_AWAY)
-    sub.next_ping = asyncio.get_running_loop().time() + hub.heartbeat
-    sub.start_writer(ws.send_text, lambda code: ws.close(code, CLOSE_REASONS.get(code)))
-    await _read_frames(hub, ws, sub)
+async def _send_opening(ws: WebSocket, frames: list[str]) -> None:
+    frames.reverse()
+    while frames:
+        await ws.send_text(frames.pop())
 
 
 async def _read_frames(hub: RealtimeHub, ws: WebSocket, sub: Subscriber) -> None:
     loop = asyncio.get_running_loop()
     max_bytes = hub.settings.ws_max_message_bytes
-    bad: deque[float] = deque(maxlen=BAD_FRAMES_ALLOWED)
+    bad: deque[float] | None = None  # created on the first bad frame: most sockets never have one
     tokens = float(FRAME_BURST)
     refilled = loop.time()
     while True:
@@ -167,6 +188,8 @@ async def _read_frames(hub: RealtimeHub, ws: WebSocket, sub: Subscriber) -> None
                 sub.offer(PONG_MESSAGE)
             # `pong` only proves liveness; a later `auth` is accepted and changes nothing.
             continue
+        if bad is None:
+            bad = deque(maxlen=BAD_FRAMES_ALLOWED)
         bad.append(now)
         reply = error_message(result.code, result.detail)
         if len(bad) == BAD_FRAMES_ALLOWED and now - bad[0] <= BAD_FRAME_WINDOW:

@@ -2,12 +2,11 @@
 
 Two kinds of connections are used (see `queueit.db.pool`):
 
-- a user's RLS-scoped transaction (`db.user_tx`): membership, `since` replays and the polling
-  fallback read what that user may read, nothing more;
-- the service login role (`db.system_conn`) for fan-out plumbing only: `app.fetch_events` (one
-  fetch per session, shared by every local subscriber, who each passed RLS when subscribing),
-  the safety-net poll of `sessions.last_seq`, pruning, and telling "no such session" from "not a
-  member" when RLS has already refused the caller (RLS makes the two look alike).
+- a user's RLS-scoped transaction (`db.user_tx`): membership (`app.session_access`), `since`
+  replays and the polling fallback read what that user may read, nothing more;
+- the service login role for fan-out plumbing only: `app.fetch_events` (one fetch per session,
+  shared by every local subscriber, who each passed RLS when subscribing), the safety-net poll
+  of `sessions.last_seq`, and pruning.
 """
 
 from __future__ import annotations
@@ -22,12 +21,9 @@ from queueit.db import Connection
 # Listen/notify channel of the fan-out. Payload: "<session uuid>:<seq>" pairs joined by ",".
 NOTIFY_CHANNEL = "queueit_events"
 
-_MEMBERSHIP = """
-select m.role, s.last_seq
-  from public.session_members m
-  join public.sessions s on s.id = m.session_id
- where m.session_id = $1 and m.user_id = $2
-"""
+# app.session_access (SECURITY DEFINER, about the caller only): one round trip that also tells
+# "no such session", "ended" and "banned" apart, which RLS alone makes look alike.
+_ACCESS = "select found, ended, banned, role, last_seq from app.session_access($1)"
 
 _USER_EVENTS = """
 select e.seq, e.type, e.payload, e.created_at
@@ -40,14 +36,6 @@ select e.seq, e.type, e.payload, e.created_at
 _SYSTEM_EVENTS = "select seq, type, payload, created_at from app.fetch_events($1, $2, $3)"
 
 _LATEST_SEQS = "select id, last_seq from public.sessions where id = any($1::uuid[])"
-
-_REFUSAL = """
-select s.ended_at is not null as ended,
-       exists (select 1 from public.session_bans b
-                where b.session_id = s.id and b.user_id = $2) as banned
-  from public.sessions s
- where s.id = $1
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +53,18 @@ class Refusal(Enum):
     NOT_MEMBER = "not_member"
 
 
-async def membership(conn: Connection, session_id: UUID, user_id: UUID) -> Membership | None:
-    """The caller's role and the session's last seq, or None when RLS shows no membership."""
-    row = await conn.fetchrow(_MEMBERSHIP, session_id, user_id)
-    if row is None:
-        return None
-    return Membership(role=row["role"], last_seq=int(row["last_seq"]))
+async def access(conn: Connection, session_id: UUID) -> Membership | Refusal:
+    """The caller's membership (role, the session's last seq), or why they have none."""
+    row = await conn.fetchrow(_ACCESS, session_id)
+    if row is None or not row["found"]:
+        return Refusal.NO_SUCH_SESSION
+    if row["role"] is not None:
+        return Membership(role=row["role"], last_seq=int(row["last_seq"]))
+    if row["ended"]:
+        return Refusal.SESSION_ENDED
+    if row["banned"]:
+        return Refusal.BANNED
+    return Refusal.NOT_MEMBER
 
 
 async def user_events_after(
@@ -93,18 +87,6 @@ async def latest_seqs(conn: Connection, session_ids: list[UUID]) -> dict[UUID, i
     """`sessions.last_seq` of each session (login role; the safety-net poll)."""
     rows = await conn.fetch(_LATEST_SEQS, session_ids)
     return {row["id"]: int(row["last_seq"]) for row in rows}
-
-
-async def refusal(conn: Connection, session_id: UUID, user_id: UUID) -> Refusal:
-    """Classify a refused caller (login role; reads existence, end and ban only)."""
-    row = await conn.fetchrow(_REFUSAL, session_id, user_id)
-    if row is None:
-        return Refusal.NO_SUCH_SESSION
-    if row["ended"]:
-        return Refusal.SESSION_ENDED
-    if row["banned"]:
-        return Refusal.BANNED
-    return Refusal.NOT_MEMBER
 
 
 async def prune_events(conn: Connection, keep: int) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -25,6 +24,10 @@ from queueit.realtime.events import WireEvent
 from queueit.realtime.protocol import CloseCode
 
 logger = logging.getLogger("queueit.realtime")
+
+# A writer task ends after this long with nothing to send, so idle sockets hold no task; the
+# next frame (a ping at the latest) starts a new one.
+WRITER_LINGER_SECONDS = 5.0
 
 SendText = Callable[[str], Awaitable[None]]
 Close = Callable[[int], Awaitable[None]]
@@ -44,9 +47,11 @@ class _CloseMarker:
 
 class Subscriber:
     __slots__ = (
+        "_close",
         "_close_timeout",
         "_reader",
-        "_wake",
+        "_send",
+        "_waiter",
         "_watchdog",
         "_writer",
         "close_code",
@@ -75,14 +80,18 @@ class Subscriber:
         # only later ones can close this socket (kick/ban/leave/end).
         self.live_from = 0
         self.pending: list[WireEvent] = []
-        self.queue: deque[str | _CloseMarker] = deque()
+        # A list, not a deque: an empty deque costs ~600 bytes on every idle socket.
+        self.queue: list[str | _CloseMarker] = []
         self.close_code: int | None = None
         self.last_recv = now
         self.next_ping = now
         self.killed = False
         self._close_timeout = close_timeout
-        self._wake = asyncio.Event()
+        # The writer's wake-up: a future only while it waits (lighter than an asyncio.Event).
+        self._waiter: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._send: SendText | None = None
+        self._close: Close | None = None
         self._reader: asyncio.Task[object] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
 
@@ -122,7 +131,7 @@ class Subscriber:
             self.cut_off(CloseCode.TOO_SLOW)
             return False
         self.queue.append(text)
-        self._wake.set()
+        self._wake()
         return True
 
     def close_after(self, code: int, last_text: str | None = None) -> None:
@@ -151,7 +160,15 @@ class Subscriber:
         self.state = State.CLOSING
         self.close_code = code
         self.queue.append(_CloseMarker(code))
-        self._wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+        elif self._writer is None and self._send is not None and self.state is not State.CLOSED:
+            self._writer = asyncio.create_task(self._run_writer())
 
     def kill(self) -> None:
         """Give up on the socket: stop the writer and release the reading endpoint."""
@@ -181,34 +198,53 @@ class Subscriber:
         return [e for e in buffered if e.seq > last_seq]
 
     def start_writer(self, send_text: SendText, close: Close) -> None:
+        """From now on a writer task of this socket sends the queue; the caller reads."""
         self._reader = asyncio.current_task()
-        self._writer = asyncio.create_task(self._run_writer(send_text, close))
+        self._send, self._close = send_text, close
+        if self.queue:
+            self._wake()
 
-    async def _run_writer(self, send_text: SendText, close: Close) -> None:
+    async def _run_writer(self) -> None:
+        """Drain the queue; linger a while for more, then end (an idle socket holds no task)."""
+        assert self._send is not None and self._close is not None
+        send_text, close = self._send, self._close
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                while not self.queue:
-                    self._wake.clear()
-                    await self._wake.wait()
-                item = self.queue.popleft()
+                if not self.queue:
+                    self._waiter = loop.create_future()
+                    try:
+                        async with asyncio.timeout(WRITER_LINGER_SECONDS):
+                            await self._waiter
+                    except TimeoutError:
+                        pass
+                    finally:
+                        self._waiter = None
+                    if not self.queue:
+                        self._writer = None  # the next frame starts a new writer
+                        return
+                item = self.queue.pop(0)
                 if isinstance(item, str):
                     await send_text(item)
                 else:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(close(item.code), self._close_timeout)
+                    self.state = State.CLOSED
                     return
         except asyncio.CancelledError:
+            self.state = State.CLOSED
             raise
         except Exception as exc:  # the socket went away under us: nothing left to do
             logger.debug("realtime: writer stopped: %s", type(exc).__name__)
-        finally:
             self.state = State.CLOSED
-            if self._watchdog is not None:
+        finally:
+            if self.state is State.CLOSED and self._watchdog is not None:
                 self._watchdog.cancel()
 
     async def stop_writer(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        self.state = State.CLOSED
         writer, self._writer = self._writer, None
         if writer is not None and not writer.done():
             writer.cancel()
