@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 
+import httpx
 import pytest
 import rt_data as data
-from conftest import RtServer
+from conftest import RtServer, serve_in_process
+from rt_app import build_app
 from rt_client import RtClient
 from rt_data import RtUser
 
+from queueit.config import Settings
 from queueit.db import Database
 
 UserFactory = Callable[[str], Awaitable[RtUser]]
@@ -127,3 +131,28 @@ async def test_the_optional_shortcut_middleware_serves_the_same_socket(
             f"/api/v1/sessions/{sid}/events", headers={"Authorization": f"Bearer {host.token}"}
         )
     assert response.status_code == 200
+
+
+async def test_database_down_closes_1011_and_polling_answers_503(
+    settings: Settings, user: UserFactory, db: Database
+) -> None:
+    """The hub starts without a database and sockets are told to come back (1011)."""
+    member = await user("member")
+    down = Database("postgresql://nobody@127.0.0.1:1/none", connect_timeout=0.5)
+    app = build_app(settings, db=down)
+    await down.start()
+    server, task, port = await serve_in_process(app, settings)
+    try:
+        client = await RtClient.open(f"ws://127.0.0.1:{port}", uuid.uuid4(), token=member.token)
+        assert (await client.closed_with())[0] == 1011
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            response = await http.get(
+                f"/api/v1/sessions/{uuid.uuid4()}/events",
+                headers={"Authorization": f"Bearer {member.token}"},
+            )
+        assert response.status_code == 503
+        assert response.json()["code"] == "service_unavailable"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+        await down.close()

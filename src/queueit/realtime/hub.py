@@ -30,6 +30,10 @@ Lifecycle (the app's Runtime does this):
     hub.publish(session_id, seq)   # after every commit that appended events
     ...
     await hub.stop()           # closes sockets with 1001, stops tasks and connections
+
+Retention: `since` older than `settings.events_retained` events gets a snapshot whatever is still
+in the table; deleting old rows is the idle reaper's job (`app.prune_events`), or pass
+`prune_interval` to let the hub do it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Coroutine, Generator
 from typing import Any
 from uuid import UUID
@@ -80,7 +85,7 @@ class RealtimeHub:
         *,
         notify_delay: float = 0.003,
         poll_interval: float = 1.5,
-        prune_interval: float | None = 60.0,
+        prune_interval: float | None = None,
         auth_timeout: float = 10.0,
         close_timeout: float = 10.0,
         idle_timeout: float | None = None,
@@ -110,6 +115,7 @@ class RealtimeHub:
         self._poll_wake = asyncio.Event()
         self._running = False
         self._listening = False
+        self._warned: dict[str, float] = {}
         self.stats = HubStats()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -156,6 +162,13 @@ class RealtimeHub:
     def listening(self) -> bool:
         """True while the LISTEN connection is up (for health checks)."""
         return self._listening
+
+    def _warn(self, key: str, message: str, *args: object) -> None:
+        """A warning at most every 30 s per kind: an outage must not flood the log."""
+        now = time.monotonic()
+        if now - self._warned.get(key, -1e9) >= 30.0:
+            self._warned[key] = now
+            logger.warning(message, *args)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=f"realtime-{name}"))
@@ -314,9 +327,7 @@ class RealtimeHub:
                         )
                 except Exception as exc:
                     failures += 1
-                    logger.warning(
-                        "realtime: fetching events of %s failed (%s)", ch.session_id, exc
-                    )
+                    self._warn("fetch", "realtime: fetching events failed (%s); retrying", exc)
                     await asyncio.sleep(min(0.1 * 2**failures, 2.0))
                     continue
                 failures = 0
@@ -449,16 +460,20 @@ class RealtimeHub:
     # -- safety net: poll sessions.last_seq ---------------------------------------------------
 
     async def _poll_loop(self) -> None:
+        failures = 0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poll_wake.wait(), self.poll_interval)
             self._poll_wake.clear()
             try:
                 await self.poll_once()
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("realtime: polling last_seq failed (%s)", exc)
+                failures += 1
+                if failures == 1 or failures % 40 == 0:  # an outage: once a minute, not 40 times
+                    logger.warning("realtime: polling last_seq failed (%s)", exc)
 
     async def poll_once(self) -> None:
         """Compare `sessions.last_seq` with what was delivered, for every local session."""
