@@ -18,6 +18,7 @@ printed in the header and in the summary at the end, with the cases sent per ope
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import secrets
 import signal
@@ -197,6 +198,24 @@ def live(live_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+    errors = _logged_errors(log_path)
+    assert not errors, "the server logged errors during the run:\n" + "\n".join(errors[:20])
+
+
+def _logged_errors(log_path: Path) -> list[str]:
+    """Error lines of the server's JSON log (an unhandled exception is one, even when the client
+    saw a tidy problem or a close code)."""
+    found = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            if "Traceback" in line or "ERROR" in line:
+                found.append(line[:500])
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("error", "critical"):
+            found.append(line[:2000])
+    return found
 
 
 @pytest.fixture(scope="session")

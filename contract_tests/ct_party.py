@@ -1,12 +1,13 @@
 """A party on the live server for the fuzzer to aim at: a host, a guest and an outsider.
 
 Each schemathesis test (one operation, one role) gets a fresh party: a session the host created
-and the guest joined, with two queued songs; the outsider has a valid token and is in no
-session. Before each generated case, `steer(case)` points the path ids the fuzzer generated
-at this party's real session, members and queue entries for part of the cases (chosen by a hash
-of the generated value, so a seed replays the same choices); the rest keep their random ids and
-exercise the not-found paths. After each case, `after(...)` notes what a successful request
-changed: a party that lost its session, members or roles is rebuilt before the next case.
+and the guest joined, one song playing and at least one queued; the outsider has a valid token
+and is in no session. Before each generated case, `steer(case)` points the path ids the fuzzer
+generated at this party's real session, members and queue entries for part of the cases (chosen
+by a hash of the generated value, so a seed replays the same choices); the rest keep their
+random ids and exercise the not-found paths. After each case, `after(...)` notes what a
+successful request changed: a party that lost its session, members or roles is rebuilt before
+the next case.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class Party:
         self.request("guest", "POST", "/api/v1/sessions/join", json={"join_code": self.join_code})
         self.request("host", "POST", "/api/v1/songs/add", json=self.next_track())
         self.request("guest", "POST", "/api/v1/songs/add", json=self.next_track())
+        self.request("guest", "POST", "/api/v1/songs/add", json=self.next_track())
         self.requeue()
         self._rebuild = False
         self.rebuilds += 1
@@ -127,7 +129,12 @@ class Party:
             return
         if len(current["queue"]) < 2:
             self.request("host", "POST", "/api/v1/songs/add", json=self.next_track())
+            self.request("host", "POST", "/api/v1/songs/add", json=self.next_track())
             current = self.request("host", "GET", "/api/v1/sessions/current")
+        if current["playback"]["state"] != "playing":
+            # Something plays, so skip votes, pause and next have something to act on.
+            body = {"action": "play"}
+            current = self.request("host", "PATCH", "/api/v1/sessions/control_session", json=body)
         ids = [entry["id"] for entry in current["queue"]]
         playing = current["playback"]["current"]
         if playing:

@@ -32,13 +32,13 @@ LISTENERS: list[Callable[[Case, Response, list[Any]], None]] = []
 def load_config() -> SchemathesisConfig:
     config = SchemathesisConfig.from_path(CONFIG_PATH)
     config.update(seed=ct_seed.seed(), max_failures=None)
-    config.projects.get_default().generation.update(max_examples=ct_seed.examples())
     return config
 
 
 @functools.cache
 def load() -> Any:
     schema = schemathesis.openapi.from_path(OPENAPI_PATH, config=load_config())
+    schema.config.generation.update(max_examples=ct_seed.examples())
 
     @schema.hook
     def after_validate(context: Any, case: Case, response: Response, results: list[Any]) -> None:
