@@ -243,3 +243,34 @@ async def test_publish_is_synchronous_and_may_be_awaited(settings: Settings) -> 
     hub.publish(SID, 3)  # no local subscribers, hub not started: nothing to do, no error
     await hub.publish(str(SID), 4)
     assert hub.stats.published == 2
+
+
+async def test_an_idle_writer_task_retires_and_comes_back_on_demand() -> None:
+    sent: list[str] = []
+
+    async def send(text: str) -> None:
+        sent.append(text)
+
+    async def close(code: int) -> None:
+        pass
+
+    loop = asyncio.get_running_loop()
+    sub = Subscriber(SID, ALICE, limit=10, close_timeout=1.0, now=loop.time())
+    sub.go_live(0)
+    sub.start_writer(send, close)
+    assert sub.writer is None  # nothing to send: no task
+    sub.deliver(_event(1))
+    first = sub.writer
+    assert first is not None
+    await asyncio.sleep(0.01)
+    sub.retire_idle_writer(loop.time(), linger=10.0)  # not idle long enough
+    await asyncio.sleep(0)
+    assert not first.done()
+    sub.retire_idle_writer(loop.time() + 11.0, linger=10.0)
+    await asyncio.wait_for(first, 5)
+    assert sub.writer is None and sub.state is State.LIVE
+    sub.deliver(_event(2))
+    assert sub.writer is not None and sub.writer is not first
+    await asyncio.sleep(0.01)
+    assert [orjson.loads(t)["seq"] for t in sent] == [1, 2]
+    await sub.stop_writer()

@@ -503,6 +503,7 @@ class RealtimeHub:
                 for sub in ch.subs:
                     if sub.state is not State.LIVE:
                         continue
+                    sub.retire_idle_writer(now)
                     if now - sub.last_recv > self.idle_timeout:
                         sub.close_after(CloseCode.IDLE)
                     elif now >= sub.next_ping:

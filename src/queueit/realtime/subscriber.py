@@ -25,8 +25,8 @@ from queueit.realtime.protocol import CloseCode
 
 logger = logging.getLogger("queueit.realtime")
 
-# A writer task ends after this long with nothing to send, so idle sockets hold no task; the
-# next frame (a ping at the latest) starts a new one.
+# A writer task ends after about this long with nothing to send (the hub's heartbeat tick retires
+# it: no timer per wait), so idle sockets hold no task; the next frame starts a new one.
 WRITER_LINGER_SECONDS = 5.0
 
 SendText = Callable[[str], Awaitable[None]]
@@ -49,6 +49,7 @@ class Subscriber:
     __slots__ = (
         "_close",
         "_close_timeout",
+        "_idle_since",
         "_reader",
         "_send",
         "_waiter",
@@ -88,7 +89,8 @@ class Subscriber:
         self.killed = False
         self._close_timeout = close_timeout
         # The writer's wake-up: a future only while it waits (lighter than an asyncio.Event).
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[bool] | None = None  # True: work; False: retire if idle
+        self._idle_since = now
         self._writer: asyncio.Task[None] | None = None
         self._send: SendText | None = None
         self._close: Close | None = None
@@ -166,9 +168,15 @@ class Subscriber:
         waiter = self._waiter
         if waiter is not None:
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(True)
         elif self._writer is None and self._send is not None and self.state is not State.CLOSED:
             self._writer = asyncio.create_task(self._run_writer())
+
+    def retire_idle_writer(self, now: float, linger: float = WRITER_LINGER_SECONDS) -> None:
+        """End the writer task when it has waited `linger` seconds for work (hub heartbeat)."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done() and now - self._idle_since >= linger:
+            waiter.set_result(False)
 
     def kill(self) -> None:
         """Give up on the socket: stop the writer and release the reading endpoint."""
@@ -212,17 +220,16 @@ class Subscriber:
         try:
             while True:
                 if not self.queue:
+                    self._idle_since = loop.time()
                     self._waiter = loop.create_future()
                     try:
-                        async with asyncio.timeout(WRITER_LINGER_SECONDS):
-                            await self._waiter
-                    except TimeoutError:
-                        pass
+                        work = await self._waiter
                     finally:
                         self._waiter = None
-                    if not self.queue:
+                    if not work and not self.queue:
                         self._writer = None  # the next frame starts a new writer
                         return
+                    continue
                 item = self.queue.pop(0)
                 if isinstance(item, str):
                     await send_text(item)
