@@ -1,8 +1,8 @@
 """The socket against the real app (`create_app`) and the REST service: every change made through
 the API arrives, in order and conformant, and kick / ban / leave / end close with their codes.
 
-Until the Runtime wires the hub itself, the fixture adds what is missing (the realtime router,
-a hub with the service's snapshot loader on `runtime.hub`) the way the Runtime is meant to.
+Until the Runtime wires the hub itself, `rt_app.wire_realtime` adds what is missing (the realtime
+router, a hub with the service's snapshot loader on `runtime.hub`) the way the Runtime is meant to.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ import httpx
 import pytest
 import pytest_asyncio
 from conftest import RtServer, serve_in_process
+from rt_app import wire_realtime
 from rt_client import RtClient
 
 from queueit.app import create_app
 from queueit.auth.dev import dev_user_id, mint_dev_token
 from queueit.config import Settings
-from queueit.realtime import RealtimeHub
 from queueit.realtime.conformance import validate_schema
-from queueit.realtime.endpoints import router as realtime_router
 
 GENEROUS = {"rate_limit_writes_per_minute": 1_000_000, "rate_limit_joins_per_minute": 1_000_000}
 
@@ -34,26 +33,12 @@ GENEROUS = {"rate_limit_writes_per_minute": 1_000_000, "rate_limit_joins_per_min
 @pytest_asyncio.fixture
 async def service(migrated_dsn: str, data_dir: Path) -> AsyncIterator[RtServer]:
     settings = Settings(_env_file=None, data_dir=data_dir, **GENEROUS)  # type: ignore[call-arg]
-    app = create_app(settings, dsn=migrated_dsn)
-    paths = {getattr(route, "path", None) for route in app.routes}
-    if "/api/v1/sessions/{session_id}/realtime" not in paths:
-        app.include_router(realtime_router)
+    app = wire_realtime(create_app(settings, dsn=migrated_dsn))
     server, task, port = await serve_in_process(app, settings)
-    runtime = app.state.runtime
-    own: RealtimeHub | None = None
-    if getattr(runtime, "hub", None) is None:
-        from queueit.sessions.snapshot import load_current_session
-
-        own = RealtimeHub(settings, runtime.db, runtime.verifier, load_current_session)
-        await own.start()
-        runtime.hub = own
-        app.state.realtime_hub = own
-    hub = runtime.hub
     try:
+        hub = app.state.runtime.hub
         yield RtServer(f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}", hub, settings)
     finally:
-        if own is not None:
-            await own.stop()
         server.should_exit = True
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(task, 15)
