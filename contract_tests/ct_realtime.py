@@ -337,7 +337,7 @@ class FuzzReport:
     bystander_events: int = 0
 
 
-async def fuzz_frames(live: Any, seed: int, rounds: int = 12) -> FuzzReport:
+async def fuzz_frames(live: Any, seed: int, rounds: int = 20) -> FuzzReport:
     rest = Rest(live)
     report = FuzzReport()
     fuzzer = FrameFuzzer(seed)
@@ -358,7 +358,7 @@ async def fuzz_frames(live: Any, seed: int, rounds: int = 12) -> FuzzReport:
         for round_no in range(rounds):
             await _fuzz_round(live, sid, rest.tokens["victim"], fuzzer, report, round_no)
             # Everyone else is still served: an event and a heartbeat on the bystander.
-            vote = 1 if round_no % 2 == 0 else 0
+            vote = 0 if round_no % 2 == 0 else 1  # the adder starts at +1: every vote changes
             await rest.call(
                 "host", "POST", f"/api/v1/songs/{entry['id']}/vote", json={"vote_value": vote}
             )
