@@ -17,6 +17,7 @@ from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
 from queueit.db import Database, apply, resolve_dsn
 from queueit.http.ratelimit import RateLimiter
+from queueit.realtime import RealtimeHub
 from queueit.spotify.service import SearchService
 
 log = logging.getLogger("queueit.runtime")
@@ -54,7 +55,7 @@ class Runtime:
     search: SearchService
     limits: Limits
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-    hub: Any = None  # queueit.realtime hub, once started
+    hub: RealtimeHub | None = None
 
     async def publish(self, session_id: UUID, seq: int) -> None:
         """Tell the realtime hub that events up to `seq` of a session are committed.
@@ -87,6 +88,10 @@ class Runtime:
             search=SearchService.from_settings(settings),
             limits=Limits.from_settings(settings),
         )
+        from queueit.sessions.snapshot import load_current_session  # the feature imports us
+
+        runtime.hub = RealtimeHub(settings, db, runtime.verifier, load_current_session)
+        await runtime.hub.start()
         runtime.start_background_jobs()
         return runtime
 
@@ -102,6 +107,7 @@ class Runtime:
     def attach(self, app: FastAPI) -> None:
         app.state.runtime = self
         app.state.verifier = self.verifier
+        app.state.realtime_hub = self.hub
 
     @staticmethod
     def of(connection: HTTPConnection) -> Runtime:
@@ -117,6 +123,8 @@ class Runtime:
                 await task
             except (asyncio.CancelledError, Exception):  # noqa: S110 - shutting down
                 pass
+        if self.hub is not None:
+            await self.hub.stop()  # closes every socket with 1001: clients resume with `since`
         await self.search.aclose()
         await self.verifier.aclose()
         await self.db.close()
