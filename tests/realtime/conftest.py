@@ -58,9 +58,9 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 async def serve_in_process(
-    app: Any, settings: Settings
+    app: Any, settings: Settings, log_level: str = "warning"
 ) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    server = uvicorn.Server(uvicorn_config(app, settings))
+    server = uvicorn.Server(uvicorn_config(app, settings, log_level=log_level))
     task = asyncio.create_task(server.serve())
     for _ in range(1000):
         if server.started or task.done():

@@ -147,13 +147,16 @@ def create_service_app() -> FastAPI:
     return wire_realtime(app, json.loads(os.environ.get("QUEUEIT_TEST_HUB", "{}")))
 
 
-def uvicorn_config(app: FastAPI, settings: Settings, port: int = 0) -> uvicorn.Config:
+def uvicorn_config(
+    app: FastAPI, settings: Settings, port: int = 0, log_level: str = "warning"
+) -> uvicorn.Config:
     """Serve like `queueit run` does (frame limit), on 127.0.0.1."""
     return uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
-        log_level="warning",
+        log_level=log_level,
+        log_config=None,  # like `queueit run`: uvicorn's loggers propagate to the root
         access_log=False,
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=False,

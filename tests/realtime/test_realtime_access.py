@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -16,6 +17,7 @@ from rt_data import RtUser
 
 from queueit.config import Settings
 from queueit.db import Database
+from queueit.realtime.logs import redact
 
 UserFactory = Callable[[str], Awaitable[RtUser]]
 
@@ -156,3 +158,33 @@ async def test_database_down_closes_1011_and_polling_answers_503(
         server.should_exit = True
         await asyncio.wait_for(task, 15)
         await down.close()
+
+
+async def test_query_tokens_never_reach_the_log(
+    db: Database, settings: Settings, user: UserFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    host = await user("host")
+    sid = await data.create_session(db, host)
+    app = build_app(settings, db=db)
+    server, task, port = await serve_in_process(app, settings, log_level="info")
+    try:
+        with caplog.at_level(logging.INFO):
+            client = await RtClient.open(
+                f"ws://127.0.0.1:{port}", sid, token=host.token, via="query"
+            )
+            assert (await client.next())["type"] == "snapshot"
+            await client.close()
+        accepted = [r.getMessage() for r in caplog.records if "[accepted]" in r.getMessage()]
+        assert accepted and all("access_token=[redacted]" in m for m in accepted)
+        assert host.token not in caplog.text
+        assert host.token.split(".")[2] not in caplog.text
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+def test_redaction_keeps_the_rest_of_the_line() -> None:
+    line = '/api/v1/sessions/x/realtime?since=4&access_token=abc.def.ghi" [accepted]'
+    assert redact(line) == '/api/v1/sessions/x/realtime?since=4&access_token=[redacted]" [accepted]'
+    assert redact("/no/query") == "/no/query"
+    assert redact("/p?access%5Ftoken=abc&x=1") == "/p?access_token=[redacted]&x=1"

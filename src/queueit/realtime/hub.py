@@ -49,7 +49,7 @@ from uuid import UUID
 from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
 from queueit.db import Connection, Database
-from queueit.realtime import store
+from queueit.realtime import logs, store
 from queueit.realtime.connections import ReadConnections
 from queueit.realtime.events import WireEvent
 from queueit.realtime.loader import SnapshotLoader
@@ -124,6 +124,7 @@ class RealtimeHub:
         if self._running:
             return
         self._running = True
+        logs.install()  # uvicorn would log `?access_token=...` of WebSocket upgrades
         self._spawn(self._listen_loop(), "listen")
         self._spawn(self._notify_loop(), "notify")
         self._spawn(self._poll_loop(), "poll")
