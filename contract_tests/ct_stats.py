@@ -46,12 +46,17 @@ class Stats:
     def summary_lines(self) -> list[str]:
         if not self.cases and not self.counters:
             return []
-        lines = ["cases sent per operation (all roles; fuzz = examples+coverage+fuzzing phases):"]
+        lines = (
+            ["cases sent per operation (all roles; fuzz = examples+coverage+fuzzing phases):"]
+            if self.cases
+            else []
+        )
         sources = sorted({src for src, _, _ in self.cases})
         labels = sorted({label for _, label, _ in self.cases})
         width = max(len(label) for label in labels) if labels else 10
-        header = f"  {'operation':<{width}}  " + "  ".join(f"{s:>8}" for s in sources)
-        lines.append(header + "  statuses")
+        if self.cases:
+            header = f"  {'operation':<{width}}  " + "  ".join(f"{s:>8}" for s in sources)
+            lines.append(header + "  statuses")
         for label in labels:
             row = []
             statuses: Counter[int] = Counter()
@@ -65,7 +70,8 @@ class Stats:
             shown = " ".join(f"{code}x{count}" for code, count in sorted(statuses.items()))
             lines.append(f"  {label:<{width}}  " + "  ".join(row) + f"  {shown}")
         total = sum(sum(c.values()) for c in self.cases.values())
-        lines.append(f"  total requests judged: {total}")
+        if total:
+            lines.append(f"  total requests judged: {total}")
         if self.checks:
             judged = ", ".join(f"{name} {n}" for name, n in sorted(self.checks.items()))
             lines.append(f"check runs: {sum(self.checks.values())} ({judged})")
