@@ -148,8 +148,6 @@ def _server_env(dsn: str, data_dir: Path) -> dict[str, str]:
         QUEUEIT_CT_SEARCH_PER_MINUTE="1000000",
         PYTHONUNBUFFERED="1",
     )
-    if os.environ.get("QUEUEIT_CT_WIRE_REALTIME") == "1":  # see ct_serve._wire_realtime
-        env["QUEUEIT_CT_WIRE_REALTIME"] = "1"
     return env
 
 

@@ -3,8 +3,7 @@
     python contract_tests/ct_serve.py PORT_FILE
 
 Environment: the service's own settings (DATABASE_URL, DATA_DIR, RATE_LIMIT_*, LOG_LEVEL; see
-`.env.example`), plus QUEUEIT_CT_SEARCH_PER_MINUTE (default: unchanged) and, only while the
-Runtime does not wire the realtime hub yet, QUEUEIT_CT_WIRE_REALTIME=1 (see `_wire_realtime`).
+`.env.example`), plus QUEUEIT_CT_SEARCH_PER_MINUTE (default: unchanged).
 The listening socket is bound to 127.0.0.1 port 0 before the server starts; its port is written
 to PORT_FILE once the app has started (lifespan done), so the caller never races a half-started
 server.
@@ -35,8 +34,6 @@ from queueit.logging_setup import configure
 
 def build(settings: Settings) -> Any:
     app = create_app(settings)
-    if os.environ.get("QUEUEIT_CT_WIRE_REALTIME") == "1":
-        app = _wire_realtime(app)
     search_per_minute = os.environ.get("QUEUEIT_CT_SEARCH_PER_MINUTE")
     if search_per_minute:
         inner = app.router.lifespan_context
@@ -50,41 +47,6 @@ def build(settings: Settings) -> Any:
                 yield state
 
         app.router.lifespan_context = lifespan
-    return app
-
-
-def _wire_realtime(app: Any) -> Any:
-    """Stand-in, for working on the job only, until the Runtime wires the realtime hub itself:
-    the realtime router and a hub with the service's snapshot loader (as
-    tests/realtime/rt_app.wire_realtime does). Never on by default: the job must fail while
-    `queueit run` has no realtime endpoint."""
-    from queueit.realtime import RealtimeHub
-    from queueit.realtime.endpoints import router
-    from queueit.sessions.snapshot import load_current_session
-
-    if any(getattr(r, "path", "").endswith("/realtime") for r in app.routes):
-        return app
-    app.include_router(router)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: Any) -> AsyncIterator[None]:
-        async with inner(a) as state:
-            runtime = a.state.runtime
-            hub = None
-            if runtime.hub is None:
-                hub = RealtimeHub(
-                    runtime.settings, runtime.db, runtime.verifier, load_current_session
-                )
-                await hub.start()
-                runtime.hub = a.state.realtime_hub = hub
-            try:
-                yield state
-            finally:
-                if hub is not None:
-                    await hub.stop()
-
-    app.router.lifespan_context = lifespan
     return app
 
 
