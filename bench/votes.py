@@ -451,7 +451,9 @@ def render(args: argparse.Namespace, http: Run, direct: Run, paced: Run) -> str:
         f" {args.songs} songs each · open loop at {args.rate:,.0f}/s ·"
         f" {args.duration:g} s per phase after {args.warmup:g} s warm-up · pool {args.pool}",
         "",
-        "Service, PostgreSQL (embedded, default durability) and load generator on this machine.",
+        "Service, PostgreSQL (embedded, default durability) and load generator on this machine;"
+        f" load average when the run started: {args.load_before:.2f} (anything above 0 is other"
+        " work competing for the same cores).",
         "Every vote changes the caller's vote: one vote row + one `votes_updated` event each.",
         "",
         "| figure | value | target |",
@@ -578,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dsn", default=None, help="a migrated database instead of an embedded one")
     p.add_argument("--out", type=Path, default=None, help="result file (bench/results/votes.md)")
     args = p.parse_args(argv)
+    args.load_before = os.getloadavg()[0]
     import uvloop
 
     return uvloop.run(main_async(args))

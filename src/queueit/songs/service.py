@@ -15,7 +15,7 @@ from queueit_contract.models import (
 )
 
 from queueit.events import repository as events
-from queueit.http.problems import Conflict, Forbidden, NotFound, ProblemError, ValidationFailed
+from queueit.http.problems import Conflict, Forbidden, NotFound, ValidationFailed
 from queueit.kit.tx import Tx
 from queueit.sessions import read_repository
 from queueit.sessions.service import my_membership, not_in_session, queued_song_model
@@ -94,16 +94,18 @@ def _check_rules(settings: dict[str, object], track: Track, *, moderator: bool) 
 
 
 def _raise_for(outcome: str) -> None:
-    problems: dict[str, ProblemError] = {
-        "not_in_session": not_in_session(),
-        "song_not_found": NotFound("song_not_found", "No such queued song in your session."),
-        "not_queued": Conflict("not_queued", "That song is no longer in the queue."),
-        "downvotes_disabled": Forbidden(
-            "downvotes_disabled", "Downvotes are turned off in this session."
-        ),
-    }
-    if outcome in problems:
-        raise problems[outcome]
+    """The problem for a `app.cast_vote` outcome that is a refusal (nothing for ok/unchanged)."""
+    if outcome in ("ok", "unchanged"):
+        return
+    if outcome == "not_in_session":
+        raise not_in_session()
+    if outcome == "song_not_found":
+        raise NotFound("song_not_found", "No such queued song in your session.")
+    if outcome == "not_queued":
+        raise Conflict("not_queued", "That song is no longer in the queue.")
+    if outcome == "downvotes_disabled":
+        raise Forbidden("downvotes_disabled", "Downvotes are turned off in this session.")
+    raise AssertionError(f"unknown vote outcome {outcome!r}")
 
 
 async def vote(tx: Tx, entry_id: UUID, value: VoteValue) -> VoteResponse:
