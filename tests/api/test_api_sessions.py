@@ -85,6 +85,9 @@ async def test_create_with_settings(actor: Any) -> None:
     assert created["settings"]["allow_downvotes"] is False
     assert created["settings"]["max_queued_per_user"] == 3
     problem(await a.create(settings={"queue_locked": None}), 422, "validation_failed")
+    # the body is optional
+    bare = ok(await a.client.post("/api/v1/sessions/create"))
+    assert bare["settings"]["max_queued_per_user"] == 10 and bare["my_role"] == "host"
 
 
 async def test_join_unknown_code_and_noop_join(actor: Any, db: Database) -> None:
