@@ -364,6 +364,63 @@ async def _client_run(
 
 # --- writer -------------------------------------------------------------------------------------
 
+
+class RawHttp:
+    """A minimal HTTP/1.1 keep-alive client: the load generator shares the machine with the
+    server, so it must cost little (httpx costs about a millisecond of CPU per request)."""
+
+    def __init__(self, base_url: str, size: int) -> None:
+        host_port = base_url.removeprefix("http://")
+        self.host, port = host_port.split(":")
+        self.port = int(port)
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.gate = asyncio.Semaphore(size)
+
+    async def post(self, path: str, body: bytes, token: str) -> tuple[int, bytes]:
+        async with self.gate:
+            for attempt in (1, 2):
+                reused = bool(self.idle)
+                try:
+                    return await self._post(path, body, token)
+                except asyncio.IncompleteReadError as exc:
+                    # the server closed an idle keep-alive connection before reading the
+                    # request: nothing happened, send it again on a new one
+                    if attempt == 2 or not reused or exc.partial:
+                        raise
+            raise AssertionError("unreachable")
+
+    async def _post(self, path: str, body: bytes, token: str) -> tuple[int, bytes]:
+        if self.idle:
+            reader, writer = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            payload = await reader.readexactly(length) if length else b""
+        except BaseException:
+            writer.close()
+            raise
+        self.idle.append((reader, writer))
+        return status, payload
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
 CAST_VOTE_SQL = "select outcome, seq from app.cast_vote($1, $2)"
 
 # (session index, entry) -> (start, end) of each vote on it, in commit order
@@ -374,8 +431,6 @@ async def write_votes(
     args: argparse.Namespace, db: Any, hub: Any, plan: list[BenchSession], http_url: str
 ) -> tuple[VoteTimes, int]:
     """Votes at `args.rate`/s for `args.duration` s. Returns their times and the failure count."""
-    import httpx
-
     loop = asyncio.get_running_loop()
     times: VoteTimes = {}
     locks: dict[tuple[int, str], asyncio.Lock] = {}
@@ -383,17 +438,7 @@ async def write_votes(
     gate = asyncio.Semaphore(args.writers)
     failures = 0
     counter = 0
-    http = (
-        httpx.AsyncClient(
-            base_url=http_url,
-            timeout=30,
-            limits=httpx.Limits(
-                max_connections=args.writers, max_keepalive_connections=args.writers
-            ),
-        )
-        if args.write_path == "vote-api"
-        else None
-    )
+    http = RawHttp(http_url, args.writers) if args.write_path == "vote-api" else None
 
     async def vote(n: int) -> None:
         nonlocal failures
@@ -409,14 +454,14 @@ async def write_votes(
                 value = -last.get((member.id, entry), -1)  # +1 first, then flip
                 start = time.monotonic()
                 if http is not None:
-                    response = await http.post(
+                    status, body = await http.post(
                         f"/api/v1/songs/{entry}/vote",
-                        json={"vote_value": value},
-                        headers={"Authorization": f"Bearer {member.token}"},
+                        b'{"vote_value":%d}' % value,
+                        member.token,
                     )
                     end = time.monotonic()
-                    if response.status_code != 200:
-                        raise RuntimeError(f"{response.status_code} {response.text[:200]}")
+                    if status != 200:
+                        raise RuntimeError(f"{status} {body[:200]!r}")
                 else:
                     async with db.user_tx(member.id, member.claims) as conn:
                         row = await conn.fetchrow(CAST_VOTE_SQL, entry, value)
@@ -445,7 +490,7 @@ async def write_votes(
     if pending:
         await asyncio.wait(pending, timeout=60)
     if http is not None:
-        await http.aclose()
+        http.close()
     if failures:
         print(f"  {failures} writes failed", file=sys.stderr)
     return times, failures
@@ -515,6 +560,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.full:
         args.sessions, args.members, args.rate, args.duration = 100, 50, 200.0, 60.0
         args.client_procs = max(args.client_procs, 2)
+        args.writers = max(args.writers, 64)
     return args
 
 
