@@ -63,6 +63,14 @@ def operation(operation_id: str) -> dict[str, Any]:
     return op
 
 
+def has_inputs(operation_id: str) -> bool:
+    """Whether the operation takes parameters or a body (anything a generator can vary)."""
+    _, path = operations()[operation_id]
+    item = document()["paths"][path]
+    op = operation(operation_id)
+    return bool(item.get("parameters") or op.get("parameters") or op.get("requestBody"))
+
+
 def is_public(operation_id: str) -> bool:
     return operation(operation_id).get("security") == []
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import ct_schema
 import ct_seed
+import ct_spec
 import hypothesis
 import pytest
 from ct_capture import CORPUS
@@ -70,13 +71,18 @@ def test_every_operation_answered_success_and_errors() -> None:
     assert not missing, f"never fuzzed: {missing}"
     assert not no_success, f"never answered 2xx: {no_success}\n{_table(seen)}"
     assert not no_error, f"never answered 4xx: {no_error}\n{_table(seen)}"
-    too_few = {label: sum(s.values()) for label, s in seen.items() if sum(s.values()) < 100}
+    # An operation with no parameters and no body has one possible request: Hypothesis sends it
+    # (per role, plus the coverage phase's other methods) and stops; the others get >= 100.
+    varied = {
+        f"{m} {p}" for op_id, (m, p) in ct_spec.operations().items() if ct_spec.has_inputs(op_id)
+    }
+    too_few = {
+        label: sum(seen[label].values()) for label in varied if sum(seen[label].values()) < 100
+    }
     assert not too_few, f"fewer than 100 cases: {too_few}"
 
 
 def _operations() -> Iterator[tuple[str, str]]:
-    import ct_spec
-
     yield from ct_spec.operations().values()
 
 
