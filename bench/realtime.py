@@ -378,19 +378,18 @@ class RawHttp:
 
     async def post(self, path: str, body: bytes, token: str) -> tuple[int, bytes]:
         async with self.gate:
-            for attempt in (1, 2):
-                reused = bool(self.idle)
-                try:
-                    return await self._post(path, body, token)
-                except asyncio.IncompleteReadError as exc:
-                    # the server closed an idle keep-alive connection before reading the
-                    # request: nothing happened, send it again on a new one
-                    if attempt == 2 or not reused or exc.partial:
-                        raise
-            raise AssertionError("unreachable")
+            reused = bool(self.idle)
+            try:
+                return await self._post(path, body, token, fresh=False)
+            except asyncio.IncompleteReadError as exc:
+                # the server closed an idle keep-alive connection before reading the request:
+                # nothing happened, send it again on a new connection
+                if not reused or exc.partial:
+                    raise
+            return await self._post(path, body, token, fresh=True)
 
-    async def _post(self, path: str, body: bytes, token: str) -> tuple[int, bytes]:
-        if self.idle:
+    async def _post(self, path: str, body: bytes, token: str, *, fresh: bool) -> tuple[int, bytes]:
+        if self.idle and not fresh:
             reader, writer = self.idle.pop()
         else:
             reader, writer = await asyncio.open_connection(self.host, self.port)
