@@ -12,31 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from rt_app import build_app, uvicorn_config
+from rt_app import build_app
 from rt_data import RtUser, make_user
+from rt_server import RtServer, serve_in_process
 
 from queueit.config import Settings
 from queueit.db import Database
-from queueit.realtime import RealtimeHub
-
-
-@dataclass
-class RtServer:
-    url: str  # ws://127.0.0.1:PORT
-    http_url: str
-    hub: RealtimeHub
-    settings: Settings
-
-    def http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.http_url, timeout=10.0)
 
 
 @pytest.fixture(scope="session")
@@ -55,22 +42,6 @@ def make_settings(data_dir: Path) -> Callable[..., Settings]:
 @pytest.fixture(scope="session")
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
-
-
-async def serve_in_process(
-    app: Any, settings: Settings, log_level: str = "warning"
-) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    server = uvicorn.Server(uvicorn_config(app, settings, log_level=log_level))
-    task = asyncio.create_task(server.serve())
-    for _ in range(1000):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    if not server.started:
-        task.result()  # raises what went wrong
-        raise RuntimeError("server did not start")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, port
 
 
 @pytest_asyncio.fixture

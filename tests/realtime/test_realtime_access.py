@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 import rt_data as data
-from conftest import RtServer, serve_in_process
 from rt_app import build_app
 from rt_client import RtClient
 from rt_data import RtUser
+from rt_server import RtServer, serve_in_process
 
 from queueit.config import Settings
 from queueit.db import Database

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import rt_data as data
-from conftest import RtServer
 from rt_client import RtClient
 from rt_data import RtUser
+from rt_server import RtServer
 
 from queueit.db import Database
 

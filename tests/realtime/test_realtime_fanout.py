@@ -15,9 +15,9 @@ import httpx
 import pytest
 import pytest_asyncio
 import rt_data as data
-from conftest import RtServer
 from rt_client import RtClient
 from rt_data import RtUser
+from rt_server import RtServer
 
 from queueit.config import Settings
 from queueit.db import Database

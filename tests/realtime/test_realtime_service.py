@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from conftest import RtServer, serve_in_process
 from rt_app import wire_realtime
 from rt_client import RtClient
+from rt_server import RtServer, serve_in_process
 
 from queueit.app import create_app
 from queueit.auth.dev import dev_user_id, mint_dev_token

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import rt_data as data
-from conftest import RtServer
 from rt_client import RtClient
 from rt_data import RtUser
+from rt_server import RtServer
 
 from queueit.db import Database
 from queueit.realtime.conformance import validate_schema
