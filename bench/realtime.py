@@ -7,11 +7,11 @@ real server process and PostgreSQL, with votes committed at R per second.
 
 What runs where (all on this machine):
 - PostgreSQL: the embedded pgserver in a temporary folder (or --dsn).
-- The server: a subprocess. `--server service` (default): the real app (`create_app`, REST
-  service included) with the realtime hub wired as the Runtime is meant to
-  (tests/realtime/rt_app.py:create_service_app). `--server queueit`: `python -m queueit run` as
-  is (once its Runtime wires the hub). `--server rt`: only the realtime router, with a test
-  snapshot loader (tests/realtime/rt_app.py:create_app).
+- The server: a subprocess. `--server queueit` (default): `python -m queueit run`, exactly what
+  production runs, with DATABASE_URL pointing at the benchmark's database. `--server service`:
+  the same app built by tests/realtime/rt_app.py:create_service_app, which also takes
+  `--shortcut` (mount `RealtimeShortcut`) and `--gc-threshold`. `--server rt`: only the realtime
+  router, with a test snapshot loader (tests/realtime/rt_app.py:create_app).
 - Clients: `--client-procs` processes, each holding its share of the sockets (websockets asyncio
   client, no compression, like the iOS app). Every socket checks that seqs arrive in order,
   without gaps or duplicates, and stamps the arrival of every event.
@@ -533,7 +533,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--client-procs", type=int, default=1)
     p.add_argument("--connect-concurrency", type=int, default=64)
     p.add_argument("--writers", type=int, default=16, help="concurrent write transactions")
-    p.add_argument("--server", choices=["service", "queueit", "rt"], default="service")
+    p.add_argument("--server", choices=["queueit", "service", "rt"], default="queueit")
     p.add_argument(
         "--write-path",
         choices=["vote-api", "sql-notify"],
@@ -556,6 +556,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.write_path = "sql-notify" if args.server == "rt" else "vote-api"
     if args.server == "rt" and args.write_path == "vote-api":
         p.error("--server rt has no vote endpoint: use --write-path sql-notify")
+    if args.server == "queueit" and (args.shortcut or args.gc_threshold):
+        p.error("--shortcut and --gc-threshold need --server service")
     if args.full:
         args.sessions, args.members, args.rate, args.duration = 100, 50, 200.0, 60.0
         args.client_procs = max(args.client_procs, 2)
