@@ -1,8 +1,10 @@
 """API fixtures: the real app (`create_app`) served by uvicorn in its own thread on 127.0.0.1,
 over the embedded PostgreSQL of tests/conftest.py, and development-token users with httpx clients.
 
-    api            session   the server every test may share (generous rate limits), on
+    api            module    the server the tests of a module share (generous rate limits), on
                              `migrated_dsn`. Isolate by data: every user has a random name.
+                             Stopped after the module, so its connections do not pile up on the
+                             shared PostgreSQL (max_connections) while other suites run.
     start_server   function  `start_server(dsn=..., **settings)` another server (its own settings,
                              e.g. small rate limits, or a `fresh_dsn` for fault injection); stopped
                              after the test.
@@ -34,7 +36,7 @@ GENEROUS = {"rate_limit_writes_per_minute": 1_000_000, "rate_limit_joins_per_min
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"data_dir": data_dir, "db_pool_max": 30, **GENEROUS, **overrides}
+    values: dict[str, Any] = {"data_dir": data_dir, "db_pool_max": 10, **GENEROUS, **overrides}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -74,7 +76,7 @@ def api_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("api-data")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def api(migrated_dsn: str, api_data_dir: Path) -> Iterator[LiveServer]:
     live = serve(make_settings(api_data_dir), migrated_dsn)
     yield live
