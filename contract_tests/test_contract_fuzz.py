@@ -5,10 +5,12 @@ session, and no token at all), through the examples, coverage and fuzzing phases
 and negative data and every built-in check plus QueueIT's own (ct_checks); then the stateful
 phase, following the spec's links. Zero failures is the bar.
 
-Replay a failure: QUEUEIT_FUZZ_SEED=<seed printed in the header/summary> and the failing test's
-node id, e.g.
-    QUEUEIT_FUZZ_SEED=123 .venv/bin/pytest \
-        'contract_tests/test_contract_fuzz.py::test_operation[POST /api/v1/songs/add][guest]'
+Replay a failure: the seed printed in the header and the summary, and `-k` words of the failing
+test's name (schemathesis' per-operation items cannot be selected by node id), e.g.
+    QUEUEIT_FUZZ_SEED=123 .venv/bin/pytest contract_tests/test_contract_fuzz.py \
+        -k "songs/add and guest"          # test_operation[POST /api/v1/songs/add][guest]
+The same seed sends the same generated requests; the server's ids (users, sessions, entries) are
+fresh in every run. Each failure also prints a curl command that repeats the request.
 """
 
 from __future__ import annotations
