@@ -3,10 +3,12 @@
     live        session   the service as `queueit run` serves it (ct_serve.py, a subprocess on
                           127.0.0.1, its own database copied from the migrated template of
                           tests/conftest.py, high rate limits); `live.url`, `live.token(name)`
-    captured    session   the JSON bodies and socket messages seen so far (ct_capture.Corpus),
-                          decoded by the Swift test at the end
     rest_tour   session   the scripted party over every REST operation (ct_tour), run once
     ws_party    session   the scripted multi-user party over real WebSockets (ct_realtime), once
+
+When the session ends the server is stopped and its JSON log (contract_tests/build/server.log)
+must hold no error line: an unhandled exception fails the job even if the client saw a tidy
+problem or close code.
 
 The embedded PostgreSQL fixtures (`pg_server`, `pg_dsn`, `migrated_template`) are the ones of
 tests/conftest.py, loaded from there rather than copied.
@@ -30,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ct_capture
 import ct_seed
 import ct_stats
 import httpx
@@ -216,11 +217,6 @@ def _logged_errors(log_path: Path) -> list[str]:
         if isinstance(entry, dict) and entry.get("level") in ("error", "critical"):
             found.append(line[:2000])
     return found
-
-
-@pytest.fixture(scope="session")
-def captured() -> ct_capture.Corpus:
-    return ct_capture.CORPUS
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ from queueit.realtime.conformance import validate_client_message
 
 
 class Rest:
-    """REST calls of the scripted parties (QueueIT's rules applied, bodies captured)."""
+    """REST calls of the scripted parties (QueueIT's response rules applied)."""
 
     def __init__(self, live: Any) -> None:
         self.live = live
