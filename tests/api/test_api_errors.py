@@ -64,15 +64,36 @@ async def test_schema_violations_are_422_with_field_errors(actor: Any) -> None:
     body = problem(await a.control("rewind"), 422, "validation_failed")
     assert body["errors"][0]["field"] == "action"
     body = problem(
-        await a.client.post("/api/v1/songs/not-a-uuid/vote", json={"vote_value": 1}),
+        await a.client.get(f"/api/v1/sessions/{uuid.uuid4()}/history", params={"limit": 0}),
         422,
         "validation_failed",
     )
-    assert body["errors"][0] == {
-        "location": "path",
-        "field": "id",
-        "message": body["errors"][0]["message"],
-    }
+    assert body["errors"][0]["location"] == "query"
+    body = problem(
+        await a.client.get("/api/v1/sessions/not-a-uuid/members"), 422, "validation_failed"
+    )
+    assert body["errors"][0]["location"] == "path" and body["errors"][0]["field"] == "session_id"
+    # an entry id that is not a uuid names no entry (and /songs/add is never taken for one)
+    problem(
+        await a.client.post("/api/v1/songs/not-a-uuid/vote", json={"vote_value": 1}),
+        404,
+        "not_found",
+    )
+    # JSON Schema's numbers: 10.0 is an integer, a boolean is not a number, a string is not either
+    body = problem(
+        await a.client.post("/api/v1/sessions/create", json={"settings": {}}),
+        422,
+        "validation_failed",
+    )
+    assert [e["field"] for e in body["errors"]] == ["settings"]
+    for bad in (False, True, "1"):
+        body = problem(await a.vote(uuid.uuid4(), bad), 422, "validation_failed")
+        assert [e["field"] for e in body["errors"]] == ["vote_value"], bad
+    created = ok(await a.create(settings={"max_queued_per_user": 3.0, "skip_vote_share": 1}))
+    assert created["settings"]["max_queued_per_user"] == 3
+    problem(await a.create(settings={"max_queued_per_user": 3.5}), 422, "validation_failed")
+    problem(await a.create(settings={"max_queued_per_user": True}), 422, "validation_failed")
+    ok(await a.leave())
     body = problem(
         await a.client.get(f"/api/v1/sessions/{uuid.uuid4()}/history", params={"limit": "many"}),
         422,
@@ -168,6 +189,13 @@ async def test_method_not_allowed_keeps_allow(actor: Any) -> None:
     response = await a.client.patch(f"/api/v1/songs/{uuid.uuid4()}")
     problem(response, 405, "method_not_allowed")
     assert "DELETE" in response.headers["allow"]
+    response = await a.client.delete("/api/v1/songs/add")  # not an entry id
+    problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "POST"
+    for method in ("PUT", "POST", "DELETE"):
+        response = await a.client.request(method, f"/api/v1/sessions/{uuid.uuid4()}/settings")
+        problem(response, 405, "method_not_allowed")
+        assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "PATCH"}
 
 
 async def test_payload_too_large_and_media_type(actor: Any) -> None:

@@ -2,15 +2,22 @@
 
 FastAPI validates bodies in pydantic's lax mode, which would take `{"vote_value": "1"}` or
 `{"queue_locked": "true"}` although the contract says integer / boolean. `json_body(Model)` parses
-the raw JSON in strict mode instead; what fails is the same problem as elsewhere (400
-`malformed_json` for broken JSON, 422 with `errors[]` for schema violations, 415 for a body that
-is not JSON).
+the raw JSON in strict mode instead, with JSON Schema's two differences from pydantic's strict
+mode put right: a number with a zero fraction (`10.0`) is an integer, and a boolean is never a
+number (pydantic would take `false` for an IntEnum's 0). What fails is the same problem as
+elsewhere: 400 `malformed_json` for broken JSON, 422 with `errors[]` for schema violations, 415
+for a body that is not JSON.
 
     async def endpoint(body: Annotated[VoteRequest, json_body(VoteRequest)]) -> Response: ...
 """
 
 from __future__ import annotations
 
+import enum
+import json
+import types
+import typing
+from functools import cache
 from typing import Any, TypeVar
 
 from fastapi import Depends, Request
@@ -29,28 +36,118 @@ def _is_json(content_type: str) -> bool:
     )
 
 
+def _members(annotation: Any) -> tuple[Any, ...]:
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return tuple(m for a in typing.get_args(annotation) for m in _members(a))
+    return (annotation,)
+
+
+@cache
+def _number_enum_fields(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
+    """Fields that need the boolean check (integer enums), and nested models to look into."""
+    found: dict[str, type[BaseModel] | None] = {}
+    for name, field in model.model_fields.items():
+        for member in _members(field.annotation):
+            if isinstance(member, type) and issubclass(member, enum.IntEnum):
+                found[name] = None
+            elif isinstance(member, type) and issubclass(member, BaseModel):
+                if _number_enum_fields(member):
+                    found[name] = member
+    return found
+
+
+def _booleans_as_numbers(model: type[BaseModel], data: Any, loc: tuple[str, ...]) -> list[Any]:
+    errors: list[Any] = []
+    if not isinstance(data, dict):
+        return errors
+    for name, nested in _number_enum_fields(model).items():
+        value = data.get(name)
+        if nested is not None:
+            errors += _booleans_as_numbers(nested, value, (*loc, name))
+        elif isinstance(value, bool):
+            errors.append(
+                {
+                    "type": "int_type",
+                    "loc": (*loc, name),
+                    "msg": "Input should be a valid integer, not a boolean",
+                    "input": value,
+                }
+            )
+    return errors
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(v) for v in value]
+    return value
+
+
+def _is_integral_float_error(error: Any) -> bool:
+    value = error.get("input")
+    return error.get("type") == "int_type" and isinstance(value, float) and value.is_integer()
+
+
+def validate_json(model: type[M], raw: bytes) -> M:
+    """`raw` as `model`, strictly; raises RequestValidationError (locations under "body")."""
+    try:
+        try:
+            result = model.model_validate_json(raw, strict=True)
+        except ValidationError as exc:
+            if not any(_is_integral_float_error(e) for e in exc.errors()):
+                raise
+            # `10.0` is an integer in JSON Schema: say it as `10` and validate again
+            try:
+                normalized = json.dumps(_integral_floats_as_ints(json.loads(raw)))
+            except ValueError:
+                raise exc from None
+            result = model.model_validate_json(normalized, strict=True)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+    if _number_enum_fields(model) and (b"true" in raw or b"false" in raw):
+        try:
+            data = json.loads(raw)
+        except ValueError:  # pydantic's parser took it; nothing more to check then
+            return result
+        wrong = _booleans_as_numbers(model, data, ("body",))
+        if wrong:
+            raise RequestValidationError(wrong)
+    return result
+
+
+async def read_json(request: Request, model: type[M]) -> M:
+    """The request's body as `model` (required)."""
+    value = await _read(request, model, required=True)
+    assert value is not None
+    return value
+
+
+async def _read(request: Request, model: type[M], *, required: bool) -> M | None:
+    raw = await request.body()
+    if not raw.strip():
+        if not required:
+            return None
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "A JSON body is required"}]
+        )
+    content_type = request.headers.get("content-type")
+    if content_type is not None and not _is_json(content_type):
+        raise ProblemError(
+            "unsupported_media_type",
+            f"The body must be application/json, not {content_type[:100]}.",
+            status=415,
+        )
+    return validate_json(model, raw)
+
+
 def json_body(model: type[M], *, required: bool = True) -> Any:
     """A dependency giving the body as `model` (None for an absent optional body)."""
 
     async def parse(request: Request) -> M | None:
-        raw = await request.body()
-        if not raw.strip():
-            if not required:
-                return None
-            raise RequestValidationError(
-                [{"type": "missing", "loc": ("body",), "msg": "A JSON body is required"}]
-            )
-        content_type = request.headers.get("content-type")
-        if content_type is not None and not _is_json(content_type):
-            raise ProblemError(
-                "unsupported_media_type",
-                f"The body must be application/json, not {content_type[:100]}.",
-                status=415,
-            )
-        try:
-            return model.model_validate_json(raw, strict=True)
-        except ValidationError as exc:
-            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-            raise RequestValidationError(errors) from None
+        return await _read(request, model, required=required)
 
     return Depends(parse)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from queueit.auth.deps import CurrentUser
 from queueit.http.rendering import respond
-from queueit.kit.body import json_body
+from queueit.kit.body import json_body, read_json
 from queueit.kit.tx import user_work
 from queueit.moderation import service
 from queueit.runtime import Runtime
@@ -22,27 +22,21 @@ SessionId = Annotated[UUID, Path()]
 UserId = Annotated[UUID, Path()]
 
 
-@router.get("/api/v1/sessions/{session_id}/settings")
-async def get_session_settings(
-    request: Request, user: CurrentUser, session_id: SessionId
-) -> Response:
-    async with user_work(Runtime.of(request), user) as tx:
-        result = await service.get_settings(tx, session_id)
-    return respond(result)
-
-
-@router.patch("/api/v1/sessions/{session_id}/settings")
-async def update_session_settings(
-    request: Request,
-    user: CurrentUser,
-    session_id: SessionId,
-    body: Annotated[SessionSettingsUpdate, json_body(SessionSettingsUpdate)],
-) -> Response:
+# One route for both methods, so a 405 on this path lists both in `Allow` (Starlette reports
+# only the first route that matched the path).
+@router.api_route("/api/v1/sessions/{session_id}/settings", methods=["GET", "PATCH"])
+async def session_settings(request: Request, user: CurrentUser, session_id: SessionId) -> Response:
+    """GET: the settings (members). PATCH: change them (host and co-hosts)."""
     runtime = Runtime.of(request)
+    if request.method == "GET":
+        async with user_work(runtime, user) as tx:
+            current = await service.get_settings(tx, session_id)
+        return respond(current)
     runtime.limits.writes.hit(str(user.id))
+    body = await read_json(request, SessionSettingsUpdate)
     async with user_work(runtime, user) as tx:
-        result = await service.update_settings(tx, session_id, body)
-    return respond(result)
+        changed = await service.update_settings(tx, session_id, body)
+    return respond(changed)
 
 
 @router.get("/api/v1/sessions/{session_id}/members")

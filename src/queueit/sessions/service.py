@@ -155,11 +155,14 @@ async def current_session(tx: Tx) -> CurrentSessionResponse:
 
 async def create_session(tx: Tx, request: CreateSessionRequest | None) -> CurrentSessionResponse:
     """A new session with the caller as host; a caller in another session leaves it first."""
-    changes = (
-        settings_changes(request.settings, prefix="settings.")
-        if request is not None and request.settings is not None
-        else {}
-    )
+    changes: dict[str, Any] = {}
+    if request is not None and request.settings is not None:
+        changes = settings_changes(request.settings, prefix="settings.")
+        if not changes:
+            raise ValidationFailed(
+                detail="The request has 1 invalid field.",
+                errors=[field_error("body", "settings", "must name at least one setting")],
+            )
     chosen = None
     if request is not None and request.join_code is not None:
         chosen = normalize_join_code(request.join_code)

@@ -33,7 +33,9 @@ async def add_song(
     return respond(song)
 
 
-@router.post("/api/v1/songs/{id}/vote")
+# `{id:uuid}`: a literal like `/songs/add` is never taken for an entry id (DELETE /songs/add is
+# then 405 with `Allow: POST`, as the contract says, not a 422 about an id).
+@router.post("/api/v1/songs/{id:uuid}/vote")
 async def vote_on_song(
     request: Request,
     user: CurrentUser,
@@ -47,7 +49,7 @@ async def vote_on_song(
     return respond(result)
 
 
-@router.delete("/api/v1/songs/{id}")
+@router.delete("/api/v1/songs/{id:uuid}")
 async def remove_song(request: Request, user: CurrentUser, id: Annotated[UUID, Path()]) -> Response:
     runtime = Runtime.of(request)
     runtime.limits.writes.hit(str(user.id))
