@@ -93,6 +93,15 @@ async def test_schema_violations_are_422_with_field_errors(actor: Any) -> None:
     assert created["settings"]["max_queued_per_user"] == 3
     problem(await a.create(settings={"max_queued_per_user": 3.5}), 422, "validation_failed")
     problem(await a.create(settings={"max_queued_per_user": True}), 422, "validation_failed")
+    # null only where the contract allows it
+    for body in ({"settings": None}, {"join_code": None}, {"settings": {"allow_explicit": None}}):
+        problem(await a.client.post("/api/v1/sessions/create", json=body), 422, "validation_failed")
+    assert (
+        ok(await a.create(settings={"max_track_duration_ms": None}))["settings"][
+            "max_track_duration_ms"
+        ]
+        is None
+    )
     ok(await a.leave())
     body = problem(
         await a.client.get(f"/api/v1/sessions/{uuid.uuid4()}/history", params={"limit": "many"}),

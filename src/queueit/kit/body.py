@@ -4,7 +4,9 @@ FastAPI validates bodies in pydantic's lax mode, which would take `{"vote_value"
 `{"queue_locked": "true"}` although the contract says integer / boolean. `json_body(Model)` parses
 the raw JSON in strict mode instead, with JSON Schema's two differences from pydantic's strict
 mode put right: a number with a zero fraction (`10.0`) is an integer, and a boolean is never a
-number (pydantic would take `false` for an IntEnum's 0). What fails is the same problem as
+number (pydantic would take `false` for an IntEnum's 0), and an optional property is null only
+where the spec says it may be (the generated models take None for every optional field). What
+fails is the same problem as
 elsewhere: 400 `malformed_json` for broken JSON, 422 with `errors[]` for schema violations, 415
 for a body that is not JSON.
 
@@ -24,6 +26,7 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from queueit.contract_files import openapi_document
 from queueit.http.problems import ProblemError
 
 M = TypeVar("M", bound=BaseModel)
@@ -76,6 +79,38 @@ def _booleans_as_numbers(model: type[BaseModel], data: Any, loc: tuple[str, ...]
     return errors
 
 
+def _nullable(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return True
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    return any(_nullable(s) for s in schema.get("anyOf", []) + schema.get("oneOf", []))
+
+
+@cache
+def _not_nullable(model: type[BaseModel]) -> frozenset[str]:
+    """Optional properties of the model's spec schema (same name) that may not be null."""
+    schema = openapi_document().get("components", {}).get("schemas", {}).get(model.__name__)
+    if not isinstance(schema, dict):
+        return frozenset()
+    properties = schema.get("properties", {})
+    return frozenset(name for name, prop in properties.items() if not _nullable(prop))
+
+
+def _nulls(value: BaseModel, loc: tuple[str, ...]) -> list[Any]:
+    errors: list[Any] = []
+    for name in _not_nullable(type(value)) & value.model_fields_set:
+        item = getattr(value, name, None)
+        if item is None:
+            errors.append(
+                {"type": "none_forbidden", "loc": (*loc, name), "msg": "Input should not be null"}
+            )
+        elif isinstance(item, BaseModel):
+            errors += _nulls(item, (*loc, name))
+    return errors
+
+
 def _integral_floats_as_ints(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -108,6 +143,9 @@ def validate_json(model: type[M], raw: bytes) -> M:
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
+    nulls = _nulls(result, ("body",))
+    if nulls:
+        raise RequestValidationError(nulls)
     if _number_enum_fields(model) and (b"true" in raw or b"false" in raw):
         try:
             data = json.loads(raw)
