@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     rate_limit_writes_per_minute: int = 600
     rate_limit_joins_per_minute: int = 20
+    rate_limit_searches_per_minute: int = 120
 
     # Product
     session_idle_minutes: int = 240

@@ -37,7 +37,7 @@ class Limits:
         return cls(
             writes=RateLimiter("writes", settings.rate_limit_writes_per_minute),
             joins=RateLimiter("join attempts", settings.rate_limit_joins_per_minute, burst=10),
-            search=RateLimiter("searches", 120, burst=30),
+            search=RateLimiter("searches", settings.rate_limit_searches_per_minute, burst=30),
         )
 
 

@@ -94,7 +94,7 @@ def service(source: CountingSource, clock: FakeClock) -> SearchService:
         ({"q": "ok", "limit": "20"}, "limit"),
         ({"q": "ok", "limit": 2.0}, "limit"),
         ({"q": "ok", "limit": True}, "limit"),
-        ({"q": "ok", "market": "XX"}, "market"),
+        ({"q": "ok", "market": "U1"}, "market"),
         ({"q": "ok", "market": "USA"}, "market"),
         ({"q": "ok", "market": ""}, "market"),
         ({"q": "ok", "market": "u\x00"}, "market"),

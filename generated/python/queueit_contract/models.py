@@ -211,16 +211,34 @@ class Track(BaseModel):
 # Source: openapi/queueit.yaml#/components/schemas/AddSongRequest
 class AddSongRequest(BaseModel):
     """
-    The track to add, as search returned it. Text must not contain control characters; the
-    image URL must be https.
+    The track to add, as search returned it. Text must not contain control characters
+    (C0, DEL, C1); name and artists must not be blank; the image URL must be https.
 
     """
 
     id: Annotated[str, Field(max_length=64, min_length=1, pattern="^[A-Za-z0-9]+$")]
     isrc: Annotated[str | None, Field(pattern="^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$")] = None
-    name: Annotated[str, Field(max_length=500, min_length=1)]
-    artists: Annotated[str, Field(max_length=500, min_length=1)]
-    album: Annotated[str, Field(max_length=500)]
+    name: Annotated[
+        str,
+        Field(
+            description="Not blank.",
+            max_length=500,
+            min_length=1,
+            pattern="^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        ),
+    ]
+    artists: Annotated[
+        str,
+        Field(
+            description="Not blank.",
+            max_length=500,
+            min_length=1,
+            pattern="^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        ),
+    ]
+    album: Annotated[
+        str, Field(max_length=500, pattern="^[^\\u0000-\\u001F\\u007F-\\u009F]*$")
+    ]
     duration_ms: Annotated[int, Field(ge=1, le=86400000)]
     image_url: Annotated[str | None, Field(max_length=2048, pattern="^https://")] = None
     explicit: bool | None = False

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from queueit.errors import LOWER_LAYER_ERRORS, to_problem
@@ -94,6 +95,16 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
     return render_problem(validation_problem(exc.errors()), request.url.path)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method any route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route_methods
+    return ", ".join(sorted(methods))
+
+
 async def _http_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
@@ -102,7 +113,8 @@ async def _http_handler(request: Request, exc: Exception) -> Response:
     if status == 404:
         detail = f"No route {request.url.path}."
     elif status == 405:
-        allowed = headers.get("Allow", "")
+        allowed = _allowed_methods(request) or headers.get("Allow", "")
+        headers["Allow"] = allowed
         detail = f"{request.method} is not allowed here; allowed: {allowed}."
     else:
         detail = str(exc.detail) if exc.detail else ""

@@ -13,7 +13,7 @@ open class SpotifyAPI {
     /**
      Search tracks
      
-     - parameter q: (query) Free-text query, 1–200 characters after trimming, no control characters. 
+     - parameter q: (query) Free-text query, 1–200 characters after trimming, not blank, no control characters. 
      - parameter limit: (query)  (optional, default to 20)
      - parameter market: (query) ISO 3166-1 alpha-2 country code passed to Spotify. (optional)
      - parameter apiConfiguration: The configuration for the http request.
@@ -31,7 +31,7 @@ open class SpotifyAPI {
        - type: http
        - name: bearerAuth
      - responseHeaders: [X-Request-ID(String)]
-     - parameter q: (query) Free-text query, 1–200 characters after trimming, no control characters. 
+     - parameter q: (query) Free-text query, 1–200 characters after trimming, not blank, no control characters. 
      - parameter limit: (query)  (optional, default to 20)
      - parameter market: (query) ISO 3166-1 alpha-2 country code passed to Spotify. (optional)
      - parameter apiConfiguration: The configuration for the http request.

@@ -8,19 +8,21 @@
 
 import Foundation
 
-/** The track to add, as search returned it. Text must not contain control characters; the image URL must be https.  */
+/** The track to add, as search returned it. Text must not contain control characters (C0, DEL, C1); name and artists must not be blank; the image URL must be https.  */
 public struct AddSongRequest: Sendable, Codable, Hashable {
 
     public static let idRule = StringRule(minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9]+$")
     public static let isrcRule = StringRule(minLength: nil, maxLength: nil, pattern: "^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$")
-    public static let nameRule = StringRule(minLength: 1, maxLength: 500, pattern: nil)
-    public static let artistsRule = StringRule(minLength: 1, maxLength: 500, pattern: nil)
-    public static let albumRule = StringRule(minLength: nil, maxLength: 500, pattern: nil)
+    public static let nameRule = StringRule(minLength: 1, maxLength: 500, pattern: "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")
+    public static let artistsRule = StringRule(minLength: 1, maxLength: 500, pattern: "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")
+    public static let albumRule = StringRule(minLength: nil, maxLength: 500, pattern: "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")
     public static let durationMsRule = NumericRule<Int>(minimum: 1, exclusiveMinimum: false, maximum: 86400000, exclusiveMaximum: false, multipleOf: nil)
     public static let imageUrlRule = StringRule(minLength: nil, maxLength: 2048, pattern: "^https://")
     public var id: String
     public var isrc: String?
+    /** Not blank. */
     public var name: String
+    /** Not blank. */
     public var artists: String
     public var album: String
     public var durationMs: Int
