@@ -14,10 +14,12 @@ Rules, in the order they are applied (design §4):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +66,10 @@ class AuthHealth:
     detail: str
 
 
+VERIFIED_CACHE_SECONDS = 60.0
+VERIFIED_CACHE_SIZE = 10_000
+
+
 class TokenVerifier:
     """Verifies bearer tokens and returns the `AuthUser`. One per app; close with `aclose()`.
 
@@ -83,6 +89,8 @@ class TokenVerifier:
         leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
         accepted_roles: Iterable[str] = ("authenticated",),
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        verified_cache_size: int = VERIFIED_CACHE_SIZE,
     ) -> None:
         if jwks_source is None and not hs256_secret:
             raise ValueError("a JWKS source or an HS256 secret is required")
@@ -109,6 +117,12 @@ class TokenVerifier:
             algorithms.add("HS256")
         self.algorithms = frozenset(algorithms)
         self._required_claims = ["exp", "sub", "aud", "iss"]
+        # Verified tokens, by SHA-256 of the token: (user, valid until, wall clock). A phone
+        # sends the same token with every request; checking its signature once a minute instead
+        # of on every vote is most of the auth cost. Never past the token's own `exp`.
+        self._verified: OrderedDict[bytes, tuple[AuthUser, float]] = OrderedDict()
+        self._verified_size = verified_cache_size
+        self._wall_clock = wall_clock
         if issuer is None:
             logger.warning("no JWT issuer configured: 'iss' is required but its value not checked")
 
@@ -173,6 +187,23 @@ class TokenVerifier:
         """The user a valid token belongs to. Raises `InvalidToken` or `AuthUnavailable`."""
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
             raise InvalidToken("The token is malformed.")
+        digest = hashlib.sha256(token.encode()).digest()
+        cached = self._verified.get(digest)
+        now = self._wall_clock()
+        if cached is not None:
+            if now < cached[1]:
+                self._verified.move_to_end(digest)
+                return cached[0]
+            del self._verified[digest]
+        user = await self._verify_uncached(token)
+        exp = user.claims.get("exp")
+        if isinstance(exp, int | float) and self._verified_size > 0:
+            self._verified[digest] = (user, min(float(exp), now + VERIFIED_CACHE_SECONDS))
+            if len(self._verified) > self._verified_size:
+                self._verified.popitem(last=False)
+        return user
+
+    async def _verify_uncached(self, token: str) -> AuthUser:
         if not _COMPACT_JWS.fullmatch(token):
             raise InvalidToken("The token is malformed.")
         try:

@@ -59,6 +59,13 @@ async def _init_connection(conn: Connection) -> None:
         )
 
 
+async def _reset_connection(conn: Connection) -> None:
+    """Release without asyncpg's default reset (`DISCARD ALL` and friends: a round trip per
+    request). Nothing needs it: the claims and the role are set transaction-locally
+    (`set_config(..., true)`), an open transaction is rolled back by asyncpg before this runs,
+    and LISTEN happens only on dedicated connections, never on pooled ones."""
+
+
 def claims_json(user_id: UUID, claims: Mapping[str, Any]) -> str:
     """The JSON put into ``request.jwt.claims``: the verified claims, with ``sub`` = user_id.
 
@@ -141,6 +148,7 @@ class Database:
             timeout=self._connect_timeout,
             server_settings=self._server_settings,
             init=_init_connection,
+            reset=_reset_connection,
         )
 
     async def close(self) -> None:
