@@ -300,6 +300,7 @@ async def test_request_ids_and_json_logs(actor: Any) -> None:
         assert access[rid]["path"] == "/api/v1/sessions/" + (
             "create" if response is created else "current"
         )
+        assert access[rid]["user_id"] == str(a.id)  # who asked, in every access line
     assert "trace-42.a_b" in access
 
 

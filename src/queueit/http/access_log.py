@@ -30,6 +30,7 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
+            user = scope.get("state", {}).get("user")  # set by the auth dependency
             log.info(
                 "request",
                 extra={
@@ -37,6 +38,6 @@ class AccessLogMiddleware:
                     "path": scope.get("path"),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - start) * 1000, 2),
-                    "user_id": scope.get("state", {}).get("user_id"),
+                    "user_id": str(user.id) if user is not None else None,
                 },
             )
