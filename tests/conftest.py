@@ -37,6 +37,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,15 @@ def claims_for(user_id: uuid.UUID, name: str) -> dict[str, Any]:
         "aud": "authenticated",
         "email": f"{name}@example.test",
         "user_metadata": {"name": name},
+    }
+
+
+def member_wire(user: TestUser, role: str) -> dict[str, Any]:
+    """A contract `Member` (events never carry an email)."""
+    return {
+        "user": {"id": str(user.id), "username": user.name, "email": None, "avatar_url": None},
+        "role": role,
+        "joined_at": datetime.now(UTC).isoformat(),
     }
 
 
@@ -198,7 +208,12 @@ async def create_session(
             host.id,
             row["id"],
         )
-        await conn.execute("select * from app.append_event($1, 'session_created', '{}')", row["id"])
+        # What the service writes on create: the host's `member_joined` (seq 1).
+        await conn.execute(
+            "select * from app.append_member_event($1, 'member_joined', $2)",
+            row["id"],
+            {"member": member_wire(host, "host")},
+        )
     for guest in guests:
         async with guest.tx(db) as conn:
             await conn.execute(

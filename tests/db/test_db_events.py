@@ -72,7 +72,7 @@ async def test_events_are_per_session(db: Database, new_user: Any, make_session:
             await conn.execute("select * from app.append_event($1, 'x', '{}')", sa.id)
     async with b.tx(db) as conn:
         seq = await conn.fetchval("select seq from app.append_event($1, 'x', '{}')", sb.id)
-    # make_session wrote `session_created` as seq 1
+    # make_session wrote the host's `member_joined` as seq 1
     assert seq == 2
     assert await _last_seq(db, sa.id) == 4
 
