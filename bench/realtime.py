@@ -9,9 +9,10 @@ What runs where (all on this machine):
 - PostgreSQL: the embedded pgserver in a temporary folder (or --dsn).
 - The server: a subprocess. `--server queueit` (default): `python -m queueit run`, exactly what
   production runs, with DATABASE_URL pointing at the benchmark's database. `--server service`:
-  the same app built by tests/realtime/rt_app.py:create_service_app, which also takes
-  `--shortcut` (mount `RealtimeShortcut`) and `--gc-threshold`. `--server rt`: only the realtime
-  router, with a test snapshot loader (tests/realtime/rt_app.py:create_app).
+  the same app built by tests/realtime/rt_app.py:create_service_app (which, like production,
+  always mounts `RealtimeShortcut`), which also takes `--gc-threshold`. `--server rt`: only the
+  realtime router, with a test snapshot loader (tests/realtime/rt_app.py:create_app); `--shortcut`
+  mounts `RealtimeShortcut` on it.
 - Clients: `--client-procs` processes, each holding its share of the sockets (websockets asyncio
   client, no compression, like the iOS app). Every socket checks that seqs arrive in order,
   without gaps or duplicates, and stamps the arrival of every event.
@@ -543,7 +544,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--shortcut",
         action="store_true",
-        help="mount RealtimeShortcut (socket served before the middleware stack)",
+        help="--server rt: mount RealtimeShortcut (the real app always has it)",
     )
     p.add_argument(
         "--gc-threshold",

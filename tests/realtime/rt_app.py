@@ -1,17 +1,16 @@
 """A minimal app around the realtime router, for tests (in-process and subprocess servers).
 
-It wires the hub exactly as the Runtime is meant to (Database, TokenVerifier, snapshot loader,
+It wires the hub as the Runtime does (Database, TokenVerifier, snapshot loader,
 `app.state.realtime_hub`), plus one test-only route, `POST /_test/append`, standing in for the
-REST service until it exists: it appends an event as the caller and publishes it after commit,
-the way every service write will.
+REST service: it appends an event as the caller and publishes it after commit, the way every
+service write does.
 
 Subprocess entry point: `uvicorn --factory rt_app:create_app` with QUEUEIT_TEST_DSN, DATA_DIR and
 optional QUEUEIT_TEST_HUB (JSON of RealtimeHub keyword arguments) and QUEUEIT_TEST_SHORTCUT=1
 (mount `RealtimeShortcut`) in the environment.
 
-`wire_realtime(create_app(...))` / `rt_app:create_service_app`: the real app with the REST service,
-plus what its Runtime does not wire yet (the realtime router; a hub with the service's snapshot
-loader on `runtime.hub`). Once the Runtime does both, it changes nothing.
+`rt_app:create_service_app`: the real app with the REST service (its Runtime wires the hub and
+it mounts `RealtimeShortcut` itself).
 """
 
 from __future__ import annotations
@@ -100,51 +99,18 @@ def build_app(
     return app
 
 
-def wire_realtime(app: FastAPI, hub_options: dict[str, Any] | None = None) -> FastAPI:
-    paths = {getattr(route, "path", None) for route in app.routes}
-    if "/api/v1/sessions/{session_id}/realtime" not in paths:
-        app.include_router(router)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: Any) -> AsyncIterator[Any]:
-        async with inner(a) as state:
-            runtime = a.state.runtime
-            own = None
-            if getattr(runtime, "hub", None) is None:
-                from queueit.sessions.snapshot import load_current_session
-
-                own = RealtimeHub(
-                    runtime.settings,
-                    runtime.db,
-                    runtime.verifier,
-                    load_current_session,
-                    **(hub_options or {}),
-                )
-                await own.start()
-                runtime.hub = own
-                a.state.realtime_hub = own
-            try:
-                yield state
-            finally:
-                if own is not None:
-                    await own.stop()
-
-    app.router.lifespan_context = lifespan
-    return app
+def _gc_threshold_from_env() -> None:
+    if os.environ.get("QUEUEIT_TEST_GC_THRESHOLD"):  # e.g. "50000,50,100" (benchmarks)
+        gc.set_threshold(*(int(v) for v in os.environ["QUEUEIT_TEST_GC_THRESHOLD"].split(",")))
 
 
 def create_service_app() -> FastAPI:
-    """The real app (REST service) on QUEUEIT_TEST_DSN, with the realtime hub wired."""
+    """The real app (REST service) on QUEUEIT_TEST_DSN."""
     from queueit.app import create_app as create_queueit_app
 
-    if os.environ.get("QUEUEIT_TEST_GC_THRESHOLD"):
-        gc.set_threshold(*(int(v) for v in os.environ["QUEUEIT_TEST_GC_THRESHOLD"].split(",")))
+    _gc_threshold_from_env()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    app = create_queueit_app(settings, dsn=os.environ["QUEUEIT_TEST_DSN"])
-    if os.environ.get("QUEUEIT_TEST_SHORTCUT") == "1":
-        app.add_middleware(RealtimeShortcut)
-    return wire_realtime(app, json.loads(os.environ.get("QUEUEIT_TEST_HUB", "{}")))
+    return create_queueit_app(settings, dsn=os.environ["QUEUEIT_TEST_DSN"])
 
 
 def uvicorn_config(
@@ -165,8 +131,7 @@ def uvicorn_config(
 
 
 def create_app() -> FastAPI:
-    if os.environ.get("QUEUEIT_TEST_GC_THRESHOLD"):  # e.g. "50000,50,100" (benchmarks)
-        gc.set_threshold(*(int(v) for v in os.environ["QUEUEIT_TEST_GC_THRESHOLD"].split(",")))
+    _gc_threshold_from_env()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     options = json.loads(os.environ.get("QUEUEIT_TEST_HUB", "{}"))
     return build_app(

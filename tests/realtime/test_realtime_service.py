@@ -1,8 +1,5 @@
 """The socket against the real app (`create_app`) and the REST service: every change made through
 the API arrives, in order and conformant, and kick / ban / leave / end close with their codes.
-
-Until the Runtime wires the hub itself, `rt_app.wire_realtime` adds what is missing (the realtime
-router, a hub with the service's snapshot loader on `runtime.hub`) the way the Runtime is meant to.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from rt_app import wire_realtime
 from rt_client import RtClient
 from rt_server import RtServer, serve_in_process
 
@@ -33,7 +29,7 @@ GENEROUS = {"rate_limit_writes_per_minute": 1_000_000, "rate_limit_joins_per_min
 @pytest_asyncio.fixture
 async def service(migrated_dsn: str, data_dir: Path) -> AsyncIterator[RtServer]:
     settings = Settings(_env_file=None, data_dir=data_dir, **GENEROUS)  # type: ignore[call-arg]
-    app = wire_realtime(create_app(settings, dsn=migrated_dsn))
+    app = create_app(settings, dsn=migrated_dsn)
     server, task, port = await serve_in_process(app, settings)
     try:
         hub = app.state.runtime.hub
