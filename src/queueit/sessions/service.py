@@ -63,6 +63,10 @@ def not_in_session() -> ProblemError:
     return NotFound("not_in_session", "You are not in a session.")
 
 
+def song_not_found() -> ProblemError:
+    return NotFound("song_not_found", "No such queued song in your session.")
+
+
 def not_moderator(what: str) -> ProblemError:
     return Forbidden("not_moderator", f"Only the host or a co-host can {what}.")
 
@@ -116,7 +120,7 @@ async def member_model(tx: Tx, session_id: UUID, user_id: UUID, *, own_email: bo
 async def queued_song_model(tx: Tx, entry_id: UUID, *, own_email: bool) -> QueuedSong:
     data = await read_repository.queued_song(tx.conn, entry_id, own_email=own_email)
     if data is None:
-        raise NotFound("song_not_found", "No such queued song in your session.")
+        raise song_not_found()
     return QueuedSong.model_validate(data)
 
 

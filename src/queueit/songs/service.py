@@ -15,10 +15,16 @@ from queueit_contract.models import (
 )
 
 from queueit.events import repository as events
-from queueit.http.problems import Conflict, Forbidden, NotFound, ValidationFailed
+from queueit.http.problems import Conflict, Forbidden, ValidationFailed
 from queueit.kit.tx import Tx
 from queueit.sessions import read_repository
-from queueit.sessions.service import my_membership, not_in_session, queued_song_model
+from queueit.sessions.service import (
+    my_membership,
+    not_in_session,
+    not_moderator,
+    queued_song_model,
+    song_not_found,
+)
 from queueit.songs import repository
 from queueit.spotify.errors import InvalidInput, SearchError
 from queueit.spotify.service import SearchService
@@ -93,6 +99,10 @@ def _check_rules(settings: dict[str, object], track: Track, *, moderator: bool) 
         raise ValidationFailed("explicit_not_allowed", "Explicit tracks are not allowed here.")
 
 
+def _not_queued() -> Conflict:
+    return Conflict("not_queued", "That song is no longer in the queue.")
+
+
 def _raise_for(outcome: str) -> None:
     """The problem for a `app.cast_vote` outcome that is a refusal (nothing for ok/unchanged)."""
     if outcome in ("ok", "unchanged"):
@@ -100,9 +110,9 @@ def _raise_for(outcome: str) -> None:
     if outcome == "not_in_session":
         raise not_in_session()
     if outcome == "song_not_found":
-        raise NotFound("song_not_found", "No such queued song in your session.")
+        raise song_not_found()
     if outcome == "not_queued":
-        raise Conflict("not_queued", "That song is no longer in the queue.")
+        raise _not_queued()
     if outcome == "downvotes_disabled":
         raise Forbidden("downvotes_disabled", "Downvotes are turned off in this session.")
     raise AssertionError(f"unknown vote outcome {outcome!r}")
@@ -123,15 +133,13 @@ async def remove_song(tx: Tx, entry_id: UUID) -> None:
     mine = await my_membership(tx)
     entry = await repository.entry(tx.conn, entry_id)
     if entry is None or entry.session_id != mine.session_id:
-        raise NotFound("song_not_found", "No such queued song in your session.")
+        raise song_not_found()
     if entry.status != "queued":
-        raise Conflict("not_queued", "That song is no longer in the queue.")
+        raise _not_queued()
     if entry.added_by != tx.user.id and mine.role not in ("host", "cohost"):
-        raise Forbidden(
-            "not_moderator", "Only the host or a co-host can remove songs others added."
-        )
+        raise not_moderator("remove songs others added")
     if not await repository.mark_removed(tx.conn, entry_id):
-        raise Conflict("not_queued", "That song is no longer in the queue.")
+        raise _not_queued()
     await events.append(
         tx,
         mine.session_id,
