@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import UUID
 
 import asyncpg
@@ -169,10 +169,7 @@ class Database:
                 server_settings=self._server_settings,
             )
         except Exception as exc:
-            mapped = _wrap(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+            _raise_mapped(exc)
         await _init_connection(conn)
         return conn
 
@@ -188,10 +185,7 @@ class Database:
         try:
             yield conn
         except BaseException as exc:
-            mapped = _wrap(exc, conn)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+            _raise_mapped(exc, conn)
         finally:
             await self._release(conn)
 
@@ -211,17 +205,11 @@ class Database:
             except BaseException as exc:
                 with contextlib.suppress(Exception):
                     await tx.rollback()
-                mapped = _wrap(exc, conn)
-                if mapped is exc:
-                    raise
-                raise mapped from exc
+                _raise_mapped(exc, conn)
             try:
                 await tx.commit()
             except BaseException as exc:
-                mapped = _wrap(exc, conn)
-                if mapped is exc:
-                    raise
-                raise mapped from exc
+                _raise_mapped(exc, conn)
         finally:
             await self._release(conn)
 
@@ -240,10 +228,7 @@ class Database:
                 await self._release(conn)
                 if attempt == 1 and is_connection_error(exc, conn):
                     continue
-                mapped = _wrap(exc, conn)
-                if mapped is exc:
-                    raise
-                raise mapped from exc
+                _raise_mapped(exc, conn)
             return conn, tx
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -253,10 +238,7 @@ class Database:
         try:
             return await self._pool.acquire(timeout=self._acquire_timeout)
         except BaseException as exc:
-            mapped = _wrap(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+            _raise_mapped(exc)
 
     async def _release(self, conn: Connection) -> None:
         if self._pool is None:
@@ -266,6 +248,14 @@ class Database:
             await self._pool.release(conn)
         except Exception as exc:  # a broken connection is simply dropped by the pool
             logger.debug("releasing a connection failed: %s", exc)
+
+
+def _raise_mapped(exc: BaseException, conn: Connection | None = None) -> NoReturn:
+    """Raise what ``_wrap`` maps ``exc`` to (chained to it), or ``exc`` itself."""
+    mapped = _wrap(exc, conn)
+    if mapped is exc:
+        raise exc
+    raise mapped from exc
 
 
 def _wrap(exc: BaseException, conn: Connection | None = None) -> BaseException:
