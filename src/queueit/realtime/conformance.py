@@ -25,8 +25,8 @@ from urllib.parse import urldefrag, urljoin
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from queueit.contract_files import ASYNCAPI_PATH
+from queueit.realtime.protocol import WIRE_TIMESTAMP
 
-WIRE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 LOOKS_LIKE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
@@ -148,7 +148,7 @@ def _check(validators: list[Any], message: Any, what: str) -> None:
 
 def _bad_datetimes(value: Any, path: str = "") -> Iterator[str]:
     if isinstance(value, str):
-        if LOOKS_LIKE_DATETIME.match(value) and not WIRE_DATETIME.match(value):
+        if LOOKS_LIKE_DATETIME.match(value) and not WIRE_TIMESTAMP.match(value):
             yield f"{path or '(root)'}={value!r}"
     elif isinstance(value, Mapping):
         for key, item in value.items():

@@ -31,11 +31,8 @@ MAX_SAFE_INTEGER = 9_007_199_254_740_991
 
 
 def get_hub(connection: HTTPConnection) -> RealtimeHub:
-    """The hub of this process: `app.state.realtime_hub` (or `app.state.runtime.hub`)."""
-    state = connection.app.state
-    hub = getattr(state, "realtime_hub", None)
-    if hub is None:
-        hub = getattr(getattr(state, "runtime", None), "hub", None)
+    """The hub of this process: `app.state.realtime_hub` (set by `Runtime.attach`)."""
+    hub = getattr(connection.app.state, "realtime_hub", None)
     if not isinstance(hub, RealtimeHub):
         raise RuntimeError("no RealtimeHub on app.state.realtime_hub: the app must create one")
     return hub
@@ -60,12 +57,13 @@ class _SessionRealtime:
 
 
 class RealtimeShortcut:
-    """Optional ASGI middleware: serve the realtime socket before the rest of the stack.
+    """ASGI middleware: serve the realtime socket before the rest of the stack.
 
-    `app.add_middleware(RealtimeShortcut)` as the OUTERMOST middleware hands WebSocket upgrades
-    of the realtime path straight to the endpoint, so the router, exception middleware and the
-    app's own middlewares are not on the stack of every idle socket (measured: ~6 KiB less per
-    socket, DESIGN §7). The cost: those middlewares do not see WebSocket connections.
+    `app.add_middleware(RealtimeShortcut)` as the OUTERMOST middleware (as app.py does) hands
+    WebSocket upgrades of the realtime path straight to the endpoint, so the router, exception
+    middleware and the app's own middlewares are not on the stack of every idle socket
+    (measured: ~6 KiB less per socket, DESIGN §7). The cost: those middlewares do not see
+    WebSocket connections.
     """
 
     def __init__(self, app: ASGIApp) -> None:
