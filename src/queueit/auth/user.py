@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
+
+from queueit.spotify.track import has_forbidden_chars
 
 USERNAME_MAX_CHARS = 64
 AVATAR_URL_MAX_CHARS = 2048
@@ -56,7 +57,7 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 
 def _is_unsafe_char(ch: str) -> bool:
     # Control characters (NUL included) and lone surrogates; joiners stay (emoji sequences).
-    return unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI_CONTROLS
+    return has_forbidden_chars(ch) or ch in _BIDI_CONTROLS
 
 
 def _clean_text(value: object, max_chars: int) -> str | None:
