@@ -117,7 +117,7 @@ class TokenVerifier:
             algorithms.add("HS256")
         self.algorithms = frozenset(algorithms)
         self._required_claims = ["exp", "sub", "aud", "iss"]
-        # Verified tokens, by SHA-256 of the token: (user, valid until, wall clock). A phone
+        # Verified tokens, by SHA-256 of the token: (user, valid until by the wall clock). A phone
         # sends the same token with every request; checking its signature once a minute instead
         # of on every vote is most of the auth cost. Never past the token's own `exp`.
         self._verified: OrderedDict[bytes, tuple[AuthUser, float]] = OrderedDict()
