@@ -53,7 +53,7 @@ def render_problem(err: ProblemError, instance: str | None = None) -> Response:
     problem = err.to_problem(current_request_id(), instance)
     headers = dict(err.headers)
     return Response(
-        encode(problem.model_dump(mode="python", exclude_none=True)),
+        encode(problem, exclude_none=True),
         status_code=err.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
@@ -95,14 +95,22 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
     return render_problem(validation_problem(exc.errors()), request.url.path)
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> str:
-    """Every method any route serves at this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= route_methods
-    return ", ".join(sorted(methods))
+    """Every method some route serves at this path (Starlette names only the first route's).
+
+    Asks the router itself, one method at a time, so routes nested in included routers (and
+    their prefixes) count the same as top-level ones.
+    """
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+    return ", ".join(allowed)
 
 
 async def _http_handler(request: Request, exc: Exception) -> Response:

@@ -1,9 +1,10 @@
 """JSON rendering with the wire's date format.
 
 Every date-time leaves as RFC 3339 UTC with `Z` and whole seconds (`2025-11-22T10:30:00Z`), the
-format the iOS app's stock `.iso8601` decoder accepts. Models are dumped in Python mode and encoded
-by orjson, which applies the date rules in one place (OPT_UTC_Z, OPT_OMIT_MICROSECONDS) and treats
-a naive datetime as UTC rather than emitting it naked.
+format the iOS app's stock `.iso8601` decoder accepts. Contract models carry that rule themselves
+(the generated `WireDatetime`), so a model is serialized by pydantic in one pass. Plain mappings
+(already-encoded event payloads, the spec document) go through orjson with the same date rules
+(OPT_UTC_Z, OPT_OMIT_MICROSECONDS; a naive datetime is taken as UTC, never emitted naked).
 """
 
 from __future__ import annotations
@@ -32,22 +33,12 @@ def _to_utc(value: Any) -> Any:
     return value
 
 
-def dump(model: BaseModel | Mapping[str, Any] | list[Any]) -> Any:
-    data = (
-        model.model_dump(mode="python", exclude_unset=False)
-        if isinstance(model, BaseModel)
-        else model
-    )
-    return _to_utc(data)
-
-
-def encode(model: BaseModel | Mapping[str, Any] | list[Any]) -> bytes:
-    return orjson.dumps(dump(model), option=_OPTS)
-
-
-def wire_datetime(value: datetime) -> str:
-    """One datetime in the wire format."""
-    return orjson.dumps(_to_utc(value), option=_OPTS).decode()[1:-1]
+def encode(
+    model: BaseModel | Mapping[str, Any] | list[Any], *, exclude_none: bool = False
+) -> bytes:
+    if isinstance(model, BaseModel):
+        return model.__pydantic_serializer__.to_json(model, exclude_none=exclude_none)
+    return orjson.dumps(_to_utc(model), option=_OPTS)
 
 
 class ContractJSON(Response):
