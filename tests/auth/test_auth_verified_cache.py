@@ -63,9 +63,7 @@ async def test_cached_token_is_rechecked_after_its_expiry(
     assert calls == 2
 
 
-async def test_cache_is_bounded(
-    make_verifier: MakeVerifier, es_key: KeyPair, issuer: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_cache_is_bounded(make_verifier: MakeVerifier, es_key: KeyPair, issuer: str) -> None:
     verifier = make_verifier()
     verifier._verified_size = 3
     for _ in range(5):

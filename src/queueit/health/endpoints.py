@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from fastapi import APIRouter, Request
 from queueit_contract.models import Health, Liveness, SearchSource
@@ -22,7 +23,7 @@ async def get_liveness() -> Response:
     return respond(Liveness(status="ok"))
 
 
-async def _bounded(name: str, check: asyncio.Future[str] | asyncio.Task[str]) -> tuple[str, str]:
+async def _bounded(name: str, check: Awaitable[str]) -> tuple[str, str]:
     try:
         return name, await asyncio.wait_for(check, CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
@@ -45,9 +46,9 @@ async def _auth_check(runtime: Runtime) -> str:
 async def get_health(request: Request) -> Response:
     runtime = Runtime.of(request)
     results = await asyncio.gather(
-        _bounded("database", asyncio.ensure_future(_database_check(runtime))),
-        _bounded("auth", asyncio.ensure_future(_auth_check(runtime))),
-        _bounded("search", asyncio.ensure_future(runtime.search.health())),
+        _bounded("database", _database_check(runtime)),
+        _bounded("auth", _auth_check(runtime)),
+        _bounded("search", runtime.search.health()),
     )
     checks = dict(results)
     failing = [name for name, state in checks.items() if state != "ok"]
