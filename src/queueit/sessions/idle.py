@@ -15,6 +15,7 @@ from uuid import UUID
 
 from queueit.config import Settings
 from queueit.db import Database, DatabaseUnavailable
+from queueit.realtime import store
 from queueit.sessions import repository
 
 log = logging.getLogger("queueit.idle")
@@ -42,7 +43,7 @@ async def reap_once(db: Database, settings: Settings, publish: Publish) -> list[
 
 async def prune_once(db: Database, settings: Settings) -> int:
     async with db.system_conn() as conn:
-        return await repository.prune_events(conn, settings.events_retained)
+        return await store.prune_events(conn, settings.events_retained)
 
 
 async def run_idle_reaper(

@@ -42,8 +42,6 @@ class Access:
 @dataclass(frozen=True, slots=True)
 class PlaybackResult:
     changed: bool
-    state: str
-    current_entry_id: UUID | None
     finished_entry_id: UUID | None
 
 
@@ -126,14 +124,6 @@ async def find_by_code(conn: Connection, code: str) -> tuple[UUID, bool] | None:
     return None if row is None else (as_uuid(row["session_id"]), bool(row["is_banned"]))
 
 
-async def member_count(conn: Connection, session_id: UUID) -> int:
-    return int(
-        await conn.fetchval(
-            "select count(*) from public.session_members where session_id = $1", session_id
-        )
-    )
-
-
 async def member_role(conn: Connection, session_id: UUID, user_id: UUID) -> str | None:
     role = await conn.fetchval(
         "select role from public.session_members where session_id = $1 and user_id = $2",
@@ -182,18 +172,12 @@ async def end_session(conn: Connection, session_id: UUID, reason: str) -> tuple[
 
 async def control_playback(conn: Connection, session_id: UUID, action: str) -> PlaybackResult:
     row = await conn.fetchrow(
-        "select changed, playback_state, current_entry_id, finished_entry_id"
-        " from app.control_playback($1, $2)",
+        "select changed, finished_entry_id from app.control_playback($1, $2)",
         session_id,
         action,
     )
     assert row is not None
-    return PlaybackResult(
-        bool(row["changed"]),
-        row["playback_state"],
-        as_uuid_or_none(row["current_entry_id"]),
-        as_uuid_or_none(row["finished_entry_id"]),
-    )
+    return PlaybackResult(bool(row["changed"]), as_uuid_or_none(row["finished_entry_id"]))
 
 
 async def current_entry(conn: Connection, session_id: UUID) -> UUID | None:
@@ -236,7 +220,3 @@ async def end_idle_sessions(
         warning_minutes,
     )
     return [(as_uuid(row["session_id"]), row["action"], int(row["seq"])) for row in rows]
-
-
-async def prune_events(conn: Connection, keep: int) -> int:
-    return int(await conn.fetchval("select app.prune_events($1)", keep) or 0)
