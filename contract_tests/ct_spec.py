@@ -12,27 +12,13 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
-
 from queueit.contract_files import OPENAPI_PATH
-
-HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-
-
-class _NoTimestamps(yaml.SafeLoader):
-    """SafeLoader without YAML 1.1 timestamps: dates in examples stay strings."""
-
-
-_NoTimestamps.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+from tools.contract import HTTP_METHODS, load_yaml, pointer_get
 
 
 @functools.cache
 def document() -> dict[str, Any]:
-    with OPENAPI_PATH.open(encoding="utf-8") as f:
-        doc: dict[str, Any] = yaml.load(f, Loader=_NoTimestamps)  # noqa: S506 - SafeLoader
+    doc: dict[str, Any] = load_yaml(OPENAPI_PATH)
     return doc
 
 
@@ -40,10 +26,7 @@ def _resolve(node: Any) -> Any:
     while isinstance(node, dict) and "$ref" in node:
         ref = node["$ref"]
         assert ref.startswith("#/"), ref
-        target: Any = document()
-        for token in ref[2:].split("/"):
-            target = target[token.replace("~1", "/").replace("~0", "~")]
-        node = target
+        node = pointer_get(document(), ref[1:])
     return node
 
 
