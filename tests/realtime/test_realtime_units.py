@@ -228,13 +228,13 @@ def test_validator_rejects_off_format_dates_anywhere() -> None:
     for bad in ("2025-11-22T10:31:12.123Z", "2025-11-22T10:31:12+00:00", "2025-11-22T10:31:12"):
         broken = orjson.loads(orjson.dumps(event))
         broken["data"]["member"]["joined_at"] = bad
-        with pytest.raises(ConformanceError):
+        with pytest.raises(ConformanceError, match="data/member/joined_at"):
             validate_server_message(broken)
     extra = orjson.loads(orjson.dumps(event))
     extra["data"]["note"] = "2025-11-22 10:31"  # not a schema field, still a date on the wire
-    with pytest.raises(ConformanceError):
+    with pytest.raises(ConformanceError, match="/data/note='2025-11-22 10:31'"):
         validate_server_message(extra)
-    with pytest.raises(ConformanceError):
+    with pytest.raises(ConformanceError, match="not a server message"):
         validate_server_message({"type": "auth", "token": "x"})  # a client message
 
 
@@ -274,3 +274,4 @@ async def test_an_idle_writer_task_retires_and_comes_back_on_demand() -> None:
     await asyncio.sleep(0.01)
     assert [orjson.loads(t)["seq"] for t in sent] == [1, 2]
     await sub.stop_writer()
+    assert sub.state is State.CLOSED and sub.writer is None

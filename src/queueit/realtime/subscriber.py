@@ -257,7 +257,6 @@ class Subscriber:
             writer.cancel()
             with contextlib.suppress(BaseException):
                 await writer
-        self.state = State.CLOSED
 
     @property
     def writer(self) -> asyncio.Task[None] | None:
