@@ -18,19 +18,19 @@ from queueit.http.problems import (
     ValidationFailed,
 )
 
-_BY_SQLSTATE: dict[str, tuple[type[ProblemError], str, str]] = {
-    "42501": (Forbidden, "forbidden", "You are not allowed to do this."),
-    "P0002": (NotFound, "not_found", "Not found."),
-    "23503": (NotFound, "not_found", "Something this refers to does not exist."),
-    "55000": (Conflict, "conflict", "This conflicts with the current state; refresh and retry."),
-    "23505": (Conflict, "conflict", "This conflicts with a concurrent change; refresh and retry."),
-    "40001": (Conflict, "conflict", "This conflicts with a concurrent change; retry."),
-    "40P01": (Conflict, "conflict", "This conflicts with a concurrent change; retry."),
-    "23514": (ValidationFailed, "validation_failed", "A value is out of range."),
-    "22023": (ValidationFailed, "validation_failed", "A value is invalid."),
-    "22001": (ValidationFailed, "validation_failed", "A value is too long."),
-    "22P02": (ValidationFailed, "validation_failed", "A value is malformed."),
-    "23502": (ValidationFailed, "validation_failed", "A required value is missing."),
+_BY_SQLSTATE: dict[str, tuple[type[ProblemError], str]] = {
+    "42501": (Forbidden, "You are not allowed to do this."),
+    "P0002": (NotFound, "Not found."),
+    "23503": (NotFound, "Something this refers to does not exist."),
+    "55000": (Conflict, "This conflicts with the current state; refresh and retry."),
+    "23505": (Conflict, "This conflicts with a concurrent change; refresh and retry."),
+    "40001": (Conflict, "This conflicts with a concurrent change; retry."),
+    "40P01": (Conflict, "This conflicts with a concurrent change; retry."),
+    "23514": (ValidationFailed, "A value is out of range."),
+    "22023": (ValidationFailed, "A value is invalid."),
+    "22001": (ValidationFailed, "A value is too long."),
+    "22P02": (ValidationFailed, "A value is malformed."),
+    "23502": (ValidationFailed, "A required value is missing."),
 }
 
 
@@ -39,5 +39,5 @@ def to_problem(exc: asyncpg.PostgresError) -> ProblemError | None:
     entry = _BY_SQLSTATE.get(getattr(exc, "sqlstate", "") or "")
     if entry is None:
         return None
-    cls, code, detail = entry
-    return cls(code, detail)
+    cls, detail = entry
+    return cls(detail=detail)
