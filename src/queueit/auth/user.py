@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from queueit.spotify.track import has_forbidden_chars
+from queueit.text import has_forbidden_chars
 
 USERNAME_MAX_CHARS = 64
 AVATAR_URL_MAX_CHARS = 2048

@@ -6,7 +6,8 @@ import re
 import unicodedata
 
 from queueit.spotify.errors import InvalidQuery
-from queueit.spotify.track import TRACK_ID_RE, has_forbidden_chars
+from queueit.spotify.track import TRACK_ID_RE
+from queueit.text import has_forbidden_chars
 
 MAX_QUERY_CHARS = 200
 MIN_LIMIT = 1

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from queueit.spotify.errors import InvalidTrack
+from queueit.text import has_forbidden_chars
 
 MAX_TEXT_CHARS = 500
 MAX_IMAGE_URL_CHARS = 2048
@@ -24,9 +25,6 @@ MAX_DURATION_MS = 86_400_000
 
 TRACK_ID_RE = re.compile(r"[A-Za-z0-9]{1,64}")
 ISRC_RE = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
-# C0 and C1 control characters (NUL included), DEL, and lone surrogates (which cannot be encoded
-# as UTF-8 and would fail deep inside the database driver).
-_FORBIDDEN_CHARS_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # What an image URL may contain: printable ASCII URL characters. No whitespace, quotes, angle
 # brackets, backslashes or backticks; IDN hosts must arrive in punycode.
 _URL_CHARS_RE = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+")
@@ -61,11 +59,6 @@ class Track:
             "image_url": self.image_url,
             "explicit": self.explicit,
         }
-
-
-def has_forbidden_chars(value: str) -> bool:
-    """True when ``value`` holds a NUL, another control character or a lone surrogate."""
-    return _FORBIDDEN_CHARS_RE.search(value) is not None
 
 
 def image_url_problem(url: object) -> str | None:
