@@ -187,15 +187,15 @@ async def setup_data(
     try:
         async with conn.transaction():
             await conn.executemany(
-                "insert into profiles (id, username, email) values ($1, $2, $3)", profiles
+                "insert into queueit.profiles (id, username, email) values ($1, $2, $3)", profiles
             )
             await conn.executemany(
-                "insert into tracks (id, name, artists, album, duration_ms, image_url)"
+                "insert into queueit.tracks (id, name, artists, album, duration_ms, image_url)"
                 " values ($1, $2, $3, $4, $5, $6)",
                 tracks,
             )
             await conn.executemany(
-                "insert into sessions (id, host_id) values ($1, $2)",
+                "insert into queueit.sessions (id, host_id) values ($1, $2)",
                 [(bs.id, bs.members[0].id) for bs in plan],
             )
             rows = []
@@ -203,7 +203,8 @@ async def setup_data(
                 for i, member in enumerate(bs.members):
                     rows.append((member.id, bs.id, "host" if i == 0 else "guest"))
             await conn.executemany(
-                "insert into session_members (user_id, session_id, role) values ($1, $2, $3)",
+                "insert into queueit.session_members (user_id, session_id, role) values ($1, $2,"
+                " $3)",
                 rows,
             )
             entries = []
@@ -214,7 +215,7 @@ async def setup_data(
                     adder = bs.members[i % len(bs.members)].id
                     entries.append((entry, bs.id, track[0], adder))
             await conn.executemany(
-                "insert into queue_entries (id, session_id, track_id, added_by)"
+                "insert into queueit.queue_entries (id, session_id, track_id, added_by)"
                 " values ($1, $2, $3, $4)",
                 entries,
             )

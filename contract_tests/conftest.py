@@ -40,6 +40,7 @@ import pytest_asyncio
 
 from queueit.auth.dev import dev_user_id, mint_dev_token
 from queueit.config import Settings
+from queueit.db import SERVICE_ROLE, as_login_role
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -140,7 +141,7 @@ def _server_env(dsn: str, data_dir: Path) -> dict[str, str]:
     }
     env.update(
         PROFILE="development",
-        DATABASE_URL=dsn,
+        DATABASE_URL=as_login_role(dsn, SERVICE_ROLE),  # the service's own login role
         DATA_DIR=str(data_dir),
         LOG_LEVEL="INFO",
         # High limits: 429s must not mask what the fuzzer sends (429 stays a documented answer).

@@ -2,9 +2,9 @@
 
 The server is pgserver (the same PostgreSQL the service embeds), started once per pytest run in a
 temporary folder, listening on a unix socket only, and deleted when the run ends. Every fixture
-connects with the *login role* the service uses (the server's superuser, as `postgres` is on
-Supabase); RLS applies once a transaction switches to `authenticated`, which is what
-``Database.user_tx`` does.
+connects as the server's superuser, except ``service_db`` and the servers under test, which log in
+as the service's own role ``queueit_service``; RLS applies once a transaction switches to
+`authenticated`, which is what ``Database.user_tx`` does (whichever role logged in).
 
 Fixtures
 --------
@@ -17,7 +17,10 @@ migrated_dsn   session   DSN of ``queueit_test``: bootstrapped and migrated once
 fresh_dsn      function  DSN of a brand-new migrated database of its own (a copy of the migrated
                          template, well under a second), dropped after the test. Use it when a
                          test needs an empty database or changes something global.
-db             session   a started ``queueit.db.Database`` on ``migrated_dsn`` (pool of 4..60).
+db             session   a started ``queueit.db.Database`` on ``migrated_dsn`` (pool of 4..60), as
+                         the superuser: ``user_tx`` for RLS, ``system_conn`` for test setup.
+service_db     session   the same database as ``queueit_service``, the service's login role (the
+                         servers under test log in as it too).
 new_user       function  ``await new_user("alice")`` -> ``TestUser`` with a fresh uuid, JWT-like
                          claims and a profile row (created by the user themself, through RLS).
                          ``async with alice.tx(db) as conn`` runs as that user.
@@ -46,7 +49,7 @@ import pytest
 import pytest_asyncio
 from pgserver.postgres_server import PostgresServer, get_server
 
-from queueit.db import Connection, Database, apply
+from queueit.db import SERVICE_ROLE, Connection, Database, apply, as_login_role
 
 TEMPLATE_DB = "queueit_template"
 SHARED_DB = "queueit_test"
@@ -169,10 +172,20 @@ async def db(migrated_dsn: str) -> AsyncIterator[Database]:
     await database.close()
 
 
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def service_db(migrated_dsn: str) -> AsyncIterator[Database]:
+    """A started ``Database`` logged in as the service's own role ``queueit_service`` (what the
+    servers under test use): for the jobs the service runs outside requests."""
+    database = Database(as_login_role(migrated_dsn, SERVICE_ROLE), min_size=1, max_size=8)
+    await database.start()
+    yield database
+    await database.close()
+
+
 # --- users and sessions ------------------------------------------------------------------------
 
 UPSERT_PROFILE = """
-insert into profiles (id, username, email) values ($1, $2, $3)
+insert into queueit.profiles (id, username, email) values ($1, $2, $3)
 on conflict (id) do update set username = excluded.username, email = excluded.email
 """
 
@@ -195,7 +208,7 @@ async def create_session(
     """Create-and-join as the service does: one transaction, host member row, then guests."""
     async with host.tx(db) as conn:
         row = await conn.fetchrow(
-            "insert into sessions (host_id, join_code)"
+            "insert into queueit.sessions (host_id, join_code)"
             " values ($1, coalesce($2, app.new_join_code()))"
             " on conflict (join_code) where ended_at is null do nothing"
             " returning id, join_code",
@@ -204,7 +217,8 @@ async def create_session(
         )
         assert row is not None, "join code taken"
         await conn.execute(
-            "insert into session_members (user_id, session_id, role) values ($1, $2, 'host')",
+            "insert into queueit.session_members (user_id, session_id, role) values ($1, $2,"
+            " 'host')",
             host.id,
             row["id"],
         )
@@ -216,11 +230,7 @@ async def create_session(
         )
     for guest in guests:
         async with guest.tx(db) as conn:
-            await conn.execute(
-                "insert into session_members (user_id, session_id) values ($1, $2)",
-                guest.id,
-                row["id"],
-            )
+            await conn.execute("select app.join_by_code($1)", row["join_code"])
     return TestSession(row["id"], row["join_code"], host)
 
 

@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     # Database. Empty DATABASE_URL means: start the embedded PostgreSQL in DATA_DIR.
-    database_url: SecretStr | None = None
+    database_url: SecretStr | None = None  # the service's login role (queueit_service)
+    migration_database_url: SecretStr | None = None  # `queueit migrate`: the owner (postgres)
     data_dir: Path = Path(".queueit-data")
     db_pool_min: int = 2
     db_pool_max: int = 20

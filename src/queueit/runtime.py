@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 
 from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
-from queueit.db import Database, apply, resolve_dsn
+from queueit.db import SERVICE_ROLE, Database, apply, as_login_role, resolve_dsn
 from queueit.http.ratelimit import RateLimiter
 from queueit.realtime import RealtimeHub
 from queueit.spotify.service import SearchService
@@ -42,6 +42,10 @@ class Limits:
 
 
 async def migrate_database(settings: Settings, dsn: str | None = None) -> list[str]:
+    """`queueit migrate`: as MIGRATION_DATABASE_URL (the owner), else DATABASE_URL / embedded."""
+    owner = settings.migration_database_url
+    if dsn is None and owner is not None and owner.get_secret_value():
+        dsn = owner.get_secret_value()
     if dsn is None:
         dsn = await asyncio.to_thread(resolve_dsn, settings)
     return await apply(dsn)
@@ -71,7 +75,11 @@ class Runtime:
         cls, settings: Settings, *, dsn: str | None = None, migrate: bool | None = None
     ) -> Runtime:
         """Connect everything. Migrations run at start with the embedded database (or when
-        asked); against DATABASE_URL they are an explicit `queueit migrate`."""
+        asked); against DATABASE_URL they are an explicit `queueit migrate`.
+
+        ``dsn`` / DATABASE_URL is the service's own login role (``queueit_service``). With the
+        embedded database the migrations run as its superuser and the service then logs in as
+        ``queueit_service``, as it does on Supabase."""
         embedded = dsn is None and settings.database_url is None
         if dsn is None:
             dsn = await asyncio.to_thread(resolve_dsn, settings)
@@ -79,6 +87,8 @@ class Runtime:
             applied = await apply(dsn)
             if applied:
                 log.info("migrations applied", extra={"versions": applied})
+        if embedded:
+            dsn = as_login_role(dsn, SERVICE_ROLE)
         db = Database.from_settings(settings, dsn)
         await db.start()
         runtime = cls(

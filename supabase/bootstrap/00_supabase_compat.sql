@@ -8,10 +8,23 @@
 -- Idempotent: every object is created only when missing, and existing objects are never
 -- replaced, so running it twice (or concurrently from two processes) is harmless.
 --
--- What it creates, mirroring Supabase:
---   roles   anon, authenticated, service_role   NOLOGIN NOINHERIT (service_role BYPASSRLS when
---           we are superuser, as on Supabase); granted to the login role running this script so
---           the service can `SET LOCAL ROLE authenticated` (PostgREST's `set_config('role', ...)`).
+-- What it creates, mirroring Supabase (supabase/postgres: migrations/db/init-scripts and
+-- migrations/db/migrations) wherever security depends on it:
+--   roles   anon, authenticated, service_role: NOLOGIN INHERIT (Supabase altered them to INHERIT
+--           in 2023); service_role BYPASSRLS.
+--           authenticator: LOGIN NOINHERIT, member of the three; what PostgREST connects as
+--           before `set role`, so the Data-API tests connect as it too.
+--           queueit_owner: plays Supabase's `postgres`, which runs the migrations and owns what
+--           they create: NOSUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS, member of anon,
+--           authenticated and service_role. Locally the superuser is itself named `postgres`
+--           (initdb), so the stand-in needs its own name; `queueit.db.migrate` runs the
+--           migrations under `SET ROLE queueit_owner`, so a migration that needs superuser
+--           fails here exactly as it would on Supabase.
+--   grants  USAGE on schema public for queueit_owner, anon, authenticated, service_role, and the
+--           default privileges Supabase sets there: ALL on every table, sequence and function
+--           created later in public, for anon, authenticated and service_role. (This is the side
+--           door the private-schema migration closes; reproducing it is what lets the tests see
+--           it.)
 --   schema  auth, with auth.uid(), auth.role(), auth.email(), auth.jwt() reading the
 --           transaction setting `request.jwt.claims` exactly like Supabase's definitions.
 do $bootstrap$
@@ -23,21 +36,41 @@ begin
     return;
   end if;
 
-  foreach r in array array['anon', 'authenticated', 'service_role'] loop
+  foreach r in array array['anon', 'authenticated', 'service_role', 'authenticator', 'queueit_owner'] loop
     if not exists (select 1 from pg_catalog.pg_roles where rolname = r) then
       begin
-        execute format('create role %I nologin noinherit', r);
+        execute format('create role %I nologin', r);
       exception when duplicate_object or unique_violation then
         null;  -- created concurrently by another database's bootstrap on the same cluster
       end;
     end if;
-    -- The login role must be able to SET ROLE to each of these. Granting twice is a no-op.
+  end loop;
+  alter role anon inherit;
+  alter role authenticated inherit;
+  alter role service_role inherit bypassrls;
+  alter role authenticator login noinherit;
+  alter role queueit_owner nosuperuser createdb createrole replication bypassrls;
+  grant anon, authenticated, service_role to authenticator;
+  -- ADMIN OPTION: on PostgreSQL 15 (Supabase, config.toml) CREATEROLE alone lets `postgres` grant
+  -- these roles to a role it creates; the embedded server is 16, where that takes ADMIN OPTION.
+  grant anon, authenticated, service_role to queueit_owner with admin option;
+  -- The login role running this script must be able to SET ROLE to each of these.
+  foreach r in array array['anon', 'authenticated', 'service_role', 'queueit_owner'] loop
     execute format('grant %I to %I', r, session_user);
   end loop;
+  -- Supabase's postgres has ALL on its database (CREATE: new schemas).
+  execute format('grant all on database %I to queueit_owner', current_database());
 
-  if (select rolsuper from pg_catalog.pg_roles where rolname = current_user) then
-    alter role service_role bypassrls;
-  end if;
+  grant usage on schema public to anon, authenticated, service_role;
+  grant usage, create on schema public to queueit_owner;
+  foreach r in array array[session_user::text, 'queueit_owner'] loop
+    execute format('alter default privileges for role %I in schema public'
+                   ' grant all on tables to anon, authenticated, service_role', r);
+    execute format('alter default privileges for role %I in schema public'
+                   ' grant all on sequences to anon, authenticated, service_role', r);
+    execute format('alter default privileges for role %I in schema public'
+                   ' grant all on functions to anon, authenticated, service_role', r);
+  end loop;
 
   create schema if not exists auth;
   grant usage on schema auth to anon, authenticated, service_role;

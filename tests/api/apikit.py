@@ -197,7 +197,7 @@ async def events_of(db: Database, session_id: str | uuid.UUID, after: int = 0) -
     `type` is a spec event type and `data` has exactly the keys of its schema and validates."""
     async with db.system_conn() as conn:
         rows = await conn.fetch(
-            "select seq, type, payload, created_at from session_events"
+            "select seq, type, payload, created_at from queueit.session_events"
             " where session_id = $1 and seq > $2 order by seq",
             uuid.UUID(str(session_id)),
             after,

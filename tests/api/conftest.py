@@ -31,6 +31,7 @@ from apikit import Actor, LiveServer, new_actor
 
 from queueit.app import create_app
 from queueit.config import Settings
+from queueit.db import SERVICE_ROLE, as_login_role
 
 GENEROUS = {"rate_limit_writes_per_minute": 1_000_000, "rate_limit_joins_per_minute": 1_000_000}
 
@@ -42,7 +43,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 def serve(settings: Settings, dsn: str) -> LiveServer:
     """create_app(settings, dsn) under uvicorn in a thread (its own event loop), on a free port."""
-    app = create_app(settings, dsn=dsn)
+    app = create_app(settings, dsn=as_login_role(dsn, SERVICE_ROLE))  # as the service logs in
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

@@ -30,14 +30,14 @@ class Faults:
 
     async def arm(self, table: str, op: str, when: str) -> None:
         """Raise on `op` (insert/update/delete) of `table` rows matching `when`."""
-        await self.conn.execute(f"drop trigger if exists test_fault on public.{table}")
+        await self.conn.execute(f"drop trigger if exists test_fault on queueit.{table}")
         await self.conn.execute(
-            f"create trigger test_fault before {op} on public.{table}"
+            f"create trigger test_fault before {op} on queueit.{table}"
             f" for each row when ({when}) execute function public.test_fault()"
         )
 
     async def disarm(self, table: str) -> None:
-        await self.conn.execute(f"drop trigger if exists test_fault on public.{table}")
+        await self.conn.execute(f"drop trigger if exists test_fault on queueit.{table}")
 
     async def value(self, query: str, *args: Any) -> Any:
         return await self.conn.fetchval(query, *args)
@@ -54,7 +54,7 @@ class Faults:
             "skip_votes",
             "session_events",
         ):
-            rows = await self.conn.fetch(f"select * from public.{table} order by 1, 2")  # noqa: S608
+            rows = await self.conn.fetch(f"select * from queueit.{table} order by 1, 2")  # noqa: S608
             state[table] = [dict(r) for r in rows]
         return state
 
@@ -194,5 +194,5 @@ async def test_adding(isolated: Any, table: str) -> None:
     before = await faults.snapshot()
     failed(await host.add(track()))
     assert await faults.snapshot() == before
-    tracks = await faults.value("select count(*) from public.tracks")
+    tracks = await faults.value("select count(*) from queueit.tracks")
     assert tracks == 0  # the track row went with the rest

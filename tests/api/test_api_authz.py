@@ -86,13 +86,13 @@ async def test_a_non_member_can_neither_read_nor_change_via_sql(actor: Any, db: 
     s, host, guest, outsider, playing = await setup(actor)
     sid = uuid.UUID(s["id"])
     reads = {
-        "sessions": "select count(*) from sessions where id = $1",
-        "members": "select count(*) from session_members where session_id = $1",
-        "entries": "select count(*) from queue_entries where session_id = $1",
-        "view": "select count(*) from queue_entries_with_votes where session_id = $1",
-        "votes": "select count(*) from votes where session_id = $1",
-        "skip votes": "select count(*) from skip_votes where session_id = $1",
-        "events": "select count(*) from session_events where session_id = $1",
+        "sessions": "select count(*) from queueit.sessions where id = $1",
+        "members": "select count(*) from queueit.session_members where session_id = $1",
+        "entries": "select count(*) from queueit.queue_entries where session_id = $1",
+        "view": "select count(*) from queueit.queue_entries_with_votes where session_id = $1",
+        "votes": "select count(*) from queueit.votes where session_id = $1",
+        "skip votes": "select count(*) from queueit.skip_votes where session_id = $1",
+        "events": "select count(*) from queueit.session_events where session_id = $1",
     }
     async with as_user(db, guest) as conn:  # the same reads work for a member
         assert all([await conn.fetchval(q, sid) for q in reads.values()][:4])
@@ -100,14 +100,20 @@ async def test_a_non_member_can_neither_read_nor_change_via_sql(actor: Any, db: 
     async with as_user(db, outsider) as conn:
         for name, query in reads.items():
             assert await conn.fetchval(query, sid) == 0, name
-        assert await conn.fetchval("select count(*) from profiles where id = $1", host.id) == 0
-        status = await conn.execute("update sessions set queue_locked = true where id = $1", sid)
-        assert status == "UPDATE 0"
+        assert (
+            await conn.fetchval("select count(*) from queueit.profiles where id = $1", host.id) == 0
+        )
         status = await conn.execute(
-            "update queue_entries set status = 'removed' where session_id = $1", sid
+            "update queueit.sessions set queue_locked = true where id = $1", sid
         )
         assert status == "UPDATE 0"
-        status = await conn.execute("delete from session_members where session_id = $1", sid)
+        status = await conn.execute(
+            "update queueit.queue_entries set status = 'removed' where session_id = $1", sid
+        )
+        assert status == "UPDATE 0"
+        status = await conn.execute(
+            "delete from queueit.session_members where session_id = $1", sid
+        )
         assert status == "DELETE 0"
         assert await conn.fetchval("select role from app.session_access($1)", sid) is None
         outcome = await conn.fetchrow("select * from app.cast_vote($1, 1)", uuid.UUID(playing))
@@ -115,23 +121,25 @@ async def test_a_non_member_can_neither_read_nor_change_via_sql(actor: Any, db: 
 
     refused = [
         (
-            "insert into queue_entries (session_id, track_id, added_by)"
-            " select $1, id, $2 from tracks limit 1",
+            "insert into queueit.queue_entries (session_id, track_id, added_by)"
+            " select $1, id, $2 from queueit.tracks limit 1",
             (sid, outsider.id),
         ),
         (
-            "insert into votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
+            "insert into queueit.votes (entry_id, session_id, user_id, value) values ($1, $2, $3,"
+            " 1)",
             (uuid.UUID(playing), sid, outsider.id),
         ),
         ("select * from app.append_event($1, 'song_added', '{}')", (sid,)),
         ("select * from app.control_playback($1, 'skip')", (sid,)),
         ("select * from app.end_session($1)", (sid,)),
         (
-            "insert into session_members (user_id, session_id, role) values ($1, $2, 'host')",
+            "insert into queueit.session_members (user_id, session_id, role) values ($1, $2,"
+            " 'host')",
             (outsider.id, sid),
         ),
         (
-            "insert into session_bans (session_id, user_id, banned_by) values ($1, $2, $3)",
+            "insert into queueit.session_bans (session_id, user_id, banned_by) values ($1, $2, $3)",
             (sid, guest.id, outsider.id),
         ),
     ]
@@ -166,11 +174,12 @@ async def test_a_guest_cannot_moderate(actor: Any, db: Database) -> None:
     )
     async with as_user(db, guest) as conn:  # and the database says the same on its own
         status = await conn.execute(
-            "update sessions set queue_locked = true where id = $1", uuid.UUID(s["id"])
+            "update queueit.sessions set queue_locked = true where id = $1", uuid.UUID(s["id"])
         )
         assert status == "UPDATE 0"
         status = await conn.execute(
-            "update queue_entries set status = 'removed' where id = $1", uuid.UUID(hosts_song)
+            "update queueit.queue_entries set status = 'removed' where id = $1",
+            uuid.UUID(hosts_song),
         )
         assert status == "UPDATE 0"
     for statement in (
@@ -201,17 +210,21 @@ async def test_nobody_votes_as_someone_else(actor: Any, db: Database) -> None:
     async with as_user(db, guest) as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute(
-                "insert into votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
+                "insert into queueit.votes (entry_id, session_id, user_id, value) values ($1, $2,"
+                " $3, 1)",
                 uuid.UUID(entry),
                 uuid.UUID(s["id"]),
                 host.id,
             )
     async with as_user(db, guest) as conn:
         assert (
-            await conn.execute("update votes set value = 1 where user_id = $1", host.id)
+            await conn.execute("update queueit.votes set value = 1 where user_id = $1", host.id)
             == "UPDATE 0"
         )
-        assert await conn.execute("delete from votes where user_id = $1", host.id) == "DELETE 0"
+        assert (
+            await conn.execute("delete from queueit.votes where user_id = $1", host.id)
+            == "DELETE 0"
+        )
     assert ok(await host.current())["my_votes"] == {entry: -1}
     assert ok(await guest.current())["queue"][0]["votes"] == 0
 
@@ -224,7 +237,7 @@ async def test_a_banned_user_cannot_rejoin(actor: Any, db: Database) -> None:
     async with as_user(db, guest) as conn:  # not even by writing the membership row directly
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute(
-                "insert into session_members (user_id, session_id) values ($1, $2)",
+                "insert into queueit.session_members (user_id, session_id) values ($1, $2)",
                 guest.id,
                 uuid.UUID(s["id"]),
             )

@@ -138,7 +138,7 @@ async def test_nul_bytes_and_oversized_strings_never_reach_postgres(
     )
     async with db.system_conn() as conn:
         stored = await conn.fetchval(
-            "select count(*) from tracks where id = any($1::text[])",
+            "select count(*) from queueit.tracks where id = any($1::text[])",
             [b["id"] for b in bad_tracks.values()],
         )
     assert stored == 0

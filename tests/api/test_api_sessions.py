@@ -295,7 +295,8 @@ async def test_idle_sessions_are_warned_then_ended(
     ok(await guest.join(s["join_code"]))
     async with db.system_conn() as conn:
         await conn.execute(
-            "update sessions set last_activity_at = now() - interval '239 minutes' where id = $1",
+            "update queueit.sessions set last_activity_at = now() - interval '239 minutes' where"
+            " id = $1",
             uuid.UUID(s["id"]),
         )
     # the service runs the reaper in the background; here one round is run by hand
@@ -322,12 +323,14 @@ async def test_idle_sessions_are_warned_then_ended(
     ok(await guest.add(track()))
     async with db.system_conn() as conn:
         assert (
-            await conn.fetchval("select idle_warning_sent_at from sessions where id = $1", sid)
+            await conn.fetchval(
+                "select idle_warning_sent_at from queueit.sessions where id = $1", sid
+            )
             is None
         )
         # idle past the limit, with a warning old enough: it ends
         await conn.execute(
-            "update sessions set last_activity_at = now() - interval '5 hours',"
+            "update queueit.sessions set last_activity_at = now() - interval '5 hours',"
             " idle_warning_sent_at = now() - interval '11 minutes' where id = $1",
             sid,
         )

@@ -68,7 +68,8 @@ async def test_votes_are_exact_and_replaceable(actor: Any, db: Database) -> None
     assert totals == [0, -1, 1, 0]  # one event per change, none for no-ops
     async with db.system_conn() as conn:
         stored = await conn.fetchval(
-            "select coalesce(sum(value), 0) from votes where entry_id = $1", uuid.UUID(entry)
+            "select coalesce(sum(value), 0) from queueit.votes where entry_id = $1",
+            uuid.UUID(entry),
         )
     assert stored == 0
     for bad in (2, -2, "1", None, 1.5):

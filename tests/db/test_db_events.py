@@ -31,7 +31,7 @@ async def test_append_event_is_gap_free_under_concurrency(
             async with user.tx(db) as conn:
                 # some work before the append, so transactions really overlap
                 await conn.fetchval(
-                    "select count(*) from session_members where session_id = $1", session.id
+                    "select count(*) from queueit.session_members where session_id = $1", session.id
                 )
                 row = await conn.fetchrow(
                     "select seq, created_at from app.append_event($1, 'vote_updated', $2)",
@@ -61,7 +61,9 @@ async def test_append_event_is_gap_free_under_concurrency(
 
 async def _last_seq(db: Database, session_id: Any) -> int:
     async with db.system_conn() as conn:
-        return int(await conn.fetchval("select last_seq from sessions where id = $1", session_id))
+        return int(
+            await conn.fetchval("select last_seq from queueit.sessions where id = $1", session_id)
+        )
 
 
 async def test_events_are_per_session(db: Database, new_user: Any, make_session: Any) -> None:
@@ -77,13 +79,15 @@ async def test_events_are_per_session(db: Database, new_user: Any, make_session:
     assert await _last_seq(db, sa.id) == 4
 
 
-async def test_fetch_events_window(db: Database, new_user: Any, make_session: Any) -> None:
+async def test_fetch_events_window(
+    db: Database, service_db: Database, new_user: Any, make_session: Any
+) -> None:
     host = await new_user("host")
     s = await make_session(host)
     async with host.tx(db) as conn:
         for i in range(10):
             await conn.execute("select * from app.append_event($1, 'tick', $2)", s.id, {"n": i})
-    async with db.system_conn() as conn:
+    async with service_db.system_conn() as conn:  # the fan-out runs it as the login role
         page = await conn.fetch("select * from app.fetch_events($1, 3, 4)", s.id)
         assert [r["seq"] for r in page] == [4, 5, 6, 7]
         assert page[0]["type"] == "tick" and page[0]["payload"] == {"n": 2}
@@ -101,7 +105,8 @@ async def test_member_reads_events_under_rls(
         )
     async with guest.tx(db) as conn:
         rows = await conn.fetch(
-            "select seq, type, payload from session_events where session_id = $1 and seq > 1"
+            "select seq, type, payload from queueit.session_events where session_id = $1 and seq >"
+            " 1"
             " order by seq",
             s.id,
         )
@@ -118,7 +123,7 @@ async def test_append_after_leaving_or_ending_fails(
     # leave: event first, then the membership row, one transaction
     async with guest.tx(db) as conn:
         await conn.execute("select * from app.append_event($1, 'member_left', '{}')", s.id)
-        await conn.execute("delete from session_members where user_id = $1", guest.id)
+        await conn.execute("delete from queueit.session_members where user_id = $1", guest.id)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         async with guest.tx(db) as conn:
             await conn.execute("select * from app.append_event($1, 'x', '{}')", s.id)
@@ -126,7 +131,7 @@ async def test_append_after_leaving_or_ending_fails(
         ended = await conn.fetchrow("select * from app.end_session($1)", s.id)
     async with db.system_conn() as conn:
         last = await conn.fetchrow(
-            "select seq, type, payload from session_events where session_id = $1"
+            "select seq, type, payload from queueit.session_events where session_id = $1"
             " order by seq desc limit 1",
             s.id,
         )
@@ -144,7 +149,7 @@ async def test_activity_and_system_events(db: Database, new_user: Any, make_sess
     s = await make_session(host)
     async with db.system_conn() as conn:
         await conn.execute(
-            "update sessions set last_activity_at = now() - interval '1 hour',"
+            "update queueit.sessions set last_activity_at = now() - interval '1 hour',"
             " idle_warning_sent_at = now() where id = $1",
             s.id,
         )
@@ -153,7 +158,7 @@ async def test_activity_and_system_events(db: Database, new_user: Any, make_sess
     async with db.system_conn() as conn:
         row = await conn.fetchrow(
             "select last_activity_at > now() - interval '1 minute' as fresh, idle_warning_sent_at"
-            " from sessions where id = $1",
+            " from queueit.sessions where id = $1",
             s.id,
         )
     assert row["fresh"] is True and row["idle_warning_sent_at"] is None
@@ -165,10 +170,12 @@ async def test_prune_events_keeps_the_tail(fresh_dsn: str) -> None:
     try:
         async with database.system_conn() as conn:
             sid = await conn.fetchval(
-                "with p as (insert into profiles (id, username) values (gen_random_uuid(), 'p')"
+                "with p as (insert into queueit.profiles (id, username) values (gen_random_uuid(),"
+                " 'p')"
                 " returning id),"
-                " s as (insert into sessions (host_id) select id from p returning id, host_id),"
-                " m as (insert into session_members (user_id, session_id, role)"
+                " s as (insert into queueit.sessions (host_id) select id from p returning id,"
+                " host_id),"
+                " m as (insert into queueit.session_members (user_id, session_id, role)"
                 "       select host_id, id, 'host' from s)"
                 " select id from s"
             )
@@ -178,7 +185,7 @@ async def test_prune_events_keeps_the_tail(fresh_dsn: str) -> None:
             seqs = [
                 r["seq"]
                 for r in await conn.fetch(
-                    "select seq from session_events where session_id = $1 order by seq", sid
+                    "select seq from queueit.session_events where session_id = $1 order by seq", sid
                 )
             ]
             assert seqs == [8, 9, 10, 11, 12]

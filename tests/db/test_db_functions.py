@@ -18,12 +18,12 @@ async def add_entry(db: Database, user: Any, session_id: uuid.UUID, duration: in
     tid = uuid.uuid4().hex[:22]
     async with user.tx(db) as conn:
         await conn.execute(
-            "insert into tracks (id, name, artists, duration_ms) values ($1, 'n', 'a', $2)",
+            "insert into queueit.tracks (id, name, artists, duration_ms) values ($1, 'n', 'a', $2)",
             tid,
             duration,
         )
         return await conn.fetchval(
-            "insert into queue_entries (session_id, track_id, added_by) values ($1, $2, $3)"
+            "insert into queueit.queue_entries (session_id, track_id, added_by) values ($1, $2, $3)"
             " returning id",
             session_id,
             tid,
@@ -34,7 +34,8 @@ async def add_entry(db: Database, user: Any, session_id: uuid.UUID, duration: in
 async def upvote(db: Database, user: Any, session_id: uuid.UUID, entry_id: Any) -> None:
     async with user.tx(db) as conn:
         await conn.execute(
-            "insert into votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
+            "insert into queueit.votes (entry_id, session_id, user_id, value) values ($1, $2, $3,"
+            " 1)",
             entry_id,
             session_id,
             user.id,
@@ -43,12 +44,14 @@ async def upvote(db: Database, user: Any, session_id: uuid.UUID, entry_id: Any) 
 
 async def session_row(db: Database, session_id: uuid.UUID) -> Any:
     async with db.system_conn() as conn:
-        return await conn.fetchrow("select * from sessions where id = $1", session_id)
+        return await conn.fetchrow("select * from queueit.sessions where id = $1", session_id)
 
 
 async def entry_status(db: Database, entry_id: Any) -> str:
     async with db.system_conn() as conn:
-        return str(await conn.fetchval("select status from queue_entries where id = $1", entry_id))
+        return str(
+            await conn.fetchval("select status from queueit.queue_entries where id = $1", entry_id)
+        )
 
 
 # --- join codes --------------------------------------------------------------------------------
@@ -72,7 +75,7 @@ async def test_generated_and_chosen_join_codes(
     # taken among live sessions: ON CONFLICT gives no row (the service answers 409)
     async with other.tx(db) as conn:
         row = await conn.fetchrow(
-            "insert into sessions (host_id, join_code) values ($1, $2)"
+            "insert into queueit.sessions (host_id, join_code) values ($1, $2)"
             " on conflict (join_code) where ended_at is null do nothing returning id",
             other.id,
             chosen,
@@ -82,7 +85,8 @@ async def test_generated_and_chosen_join_codes(
     with pytest.raises(asyncpg.CheckViolationError):
         async with other.tx(db) as conn:
             await conn.execute(
-                "insert into sessions (host_id, join_code) values ($1, 'bad code')", other.id
+                "insert into queueit.sessions (host_id, join_code) values ($1, 'bad code')",
+                other.id,
             )
     # once the session ends, the code is free again
     async with host.tx(db) as conn:
@@ -99,11 +103,9 @@ async def test_find_session_by_code(db: Database, new_user: Any, make_session: A
         assert row["session_id"] == s.id and row["is_banned"] is False
         assert await conn.fetchrow("select * from app.find_session_by_code('NOPE42')") is None
         # the joiner cannot read the session before joining, only find its id
-        assert await conn.fetchval("select count(*) from sessions where id = $1", s.id) == 0
-        await conn.execute(
-            "insert into session_members (user_id, session_id) values ($1, $2)", joiner.id, s.id
-        )
-        assert await conn.fetchval("select count(*) from sessions where id = $1", s.id) == 1
+        assert await conn.fetchval("select count(*) from queueit.sessions where id = $1", s.id) == 0
+        assert await conn.fetchval("select app.join_by_code($1)", s.join_code.lower()) == s.id
+        assert await conn.fetchval("select count(*) from queueit.sessions where id = $1", s.id) == 1
     async with host.tx(db) as conn:
         await conn.execute("select * from app.end_session($1)", s.id)
     async with joiner.tx(db) as conn:
@@ -121,7 +123,7 @@ async def test_end_session(db: Database, new_user: Any, make_session: Any) -> No
     entry = await add_entry(db, guest, s.id)
     async with host.tx(db) as conn:
         await conn.execute(
-            "update session_members set role = 'cohost' where user_id = $1", cohost.id
+            "update queueit.session_members set role = 'cohost' where user_id = $1", cohost.id
         )
         await conn.fetch("select * from app.control_playback($1, 'play')", s.id)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
@@ -135,7 +137,9 @@ async def test_end_session(db: Database, new_user: Any, make_session: Any) -> No
     assert await entry_status(db, entry) == "played"
     async with db.system_conn() as conn:
         assert (
-            await conn.fetchval("select count(*) from session_members where session_id = $1", s.id)
+            await conn.fetchval(
+                "select count(*) from queueit.session_members where session_id = $1", s.id
+            )
             == 0
         )
     # everyone is free to join elsewhere, and nobody can touch the ended session any more
@@ -144,25 +148,29 @@ async def test_end_session(db: Database, new_user: Any, make_session: Any) -> No
             await conn.fetch("select * from app.end_session($1)", s.id)
 
 
-async def test_idle_reaper_warns_then_ends(db: Database, new_user: Any, make_session: Any) -> None:
+async def test_idle_reaper_warns_then_ends(
+    db: Database, service_db: Database, new_user: Any, make_session: Any
+) -> None:
     host = await new_user("host")
     s = await make_session(host)
     reap = "select * from app.end_idle_sessions('4 hours', '10 minutes') where session_id = $1"
 
-    async def reap_once() -> list[Any]:
-        async with db.system_conn() as conn:
+    async def reap_once() -> list[Any]:  # as the service's login role runs it
+        async with service_db.system_conn() as conn:
             return list(await conn.fetch(reap, s.id))
 
     assert await reap_once() == []  # active
     async with db.system_conn() as conn:
         await conn.execute(
-            "update sessions set last_activity_at = now() - interval '5 hours' where id = $1", s.id
+            "update queueit.sessions set last_activity_at = now() - interval '5 hours' where id ="
+            " $1",
+            s.id,
         )
     warned = await reap_once()
     assert [r["action"] for r in warned] == ["warned"]
     async with db.system_conn() as conn:
         ev = await conn.fetchrow(
-            "select type, payload from session_events where session_id = $1 and seq = $2",
+            "select type, payload from queueit.session_events where session_id = $1 and seq = $2",
             s.id,
             warned[0]["seq"],
         )
@@ -173,7 +181,7 @@ async def test_idle_reaper_warns_then_ends(db: Database, new_user: Any, make_ses
     assert await reap_once() == []
     async with db.system_conn() as conn:
         await conn.execute(
-            "update sessions set idle_warning_sent_at = now() - interval '11 minutes'"
+            "update queueit.sessions set idle_warning_sent_at = now() - interval '11 minutes'"
             " where id = $1",
             s.id,
         )
@@ -190,7 +198,9 @@ async def test_activity_cancels_idle_warning(
     s = await make_session(host)
     async with db.system_conn() as conn:
         await conn.execute(
-            "update sessions set last_activity_at = now() - interval '5 hours' where id = $1", s.id
+            "update queueit.sessions set last_activity_at = now() - interval '5 hours' where id ="
+            " $1",
+            s.id,
         )
         await conn.fetch("select * from app.end_idle_sessions('4 hours', '10 minutes')")
     async with host.tx(db) as conn:
@@ -262,17 +272,24 @@ async def test_entry_status_only_moves_forward(
     s = await make_session(host)
     entry = await add_entry(db, host, s.id)
     async with host.tx(db) as conn:
-        await conn.execute("update queue_entries set status = 'removed' where id = $1", entry)
-        finished = await conn.fetchval("select finished_at from queue_entries where id = $1", entry)
+        await conn.execute(
+            "update queueit.queue_entries set status = 'removed' where id = $1", entry
+        )
+        finished = await conn.fetchval(
+            "select finished_at from queueit.queue_entries where id = $1", entry
+        )
         assert finished is not None
     with pytest.raises(asyncpg.ObjectNotInPrerequisiteStateError):
         async with host.tx(db) as conn:
-            await conn.execute("update queue_entries set status = 'queued' where id = $1", entry)
+            await conn.execute(
+                "update queueit.queue_entries set status = 'queued' where id = $1", entry
+            )
     # a removed track may be queued again; a second queued copy may not
     async with host.tx(db) as conn:
-        tid = await conn.fetchval("select track_id from queue_entries where id = $1", entry)
+        tid = await conn.fetchval("select track_id from queueit.queue_entries where id = $1", entry)
         await conn.execute(
-            "insert into queue_entries (session_id, track_id, added_by) values ($1, $2, $3)",
+            "insert into queueit.queue_entries (session_id, track_id, added_by) values ($1, $2,"
+            " $3)",
             s.id,
             tid,
             host.id,
@@ -280,7 +297,8 @@ async def test_entry_status_only_moves_forward(
     with pytest.raises(asyncpg.UniqueViolationError):
         async with host.tx(db) as conn:
             await conn.execute(
-                "insert into queue_entries (session_id, track_id, added_by) values ($1, $2, $3)",
+                "insert into queueit.queue_entries (session_id, track_id, added_by) values ($1,"
+                " $2, $3)",
                 s.id,
                 tid,
                 host.id,
@@ -330,7 +348,7 @@ async def test_transfer_host(db: Database, new_user: Any, make_session: Any) -> 
         roles = dict(
             (r["user_id"], r["role"])
             for r in await conn.fetch(
-                "select user_id, role from session_members where session_id = $1", s.id
+                "select user_id, role from queueit.session_members where session_id = $1", s.id
             )
         )
     assert roles == {host.id: "cohost", guest.id: "host"}
@@ -357,7 +375,7 @@ async def test_track_checks(db: Database, new_user: Any, column: str, value: str
     with pytest.raises(asyncpg.CheckViolationError):
         async with user.tx(db) as conn:
             await conn.execute(
-                "insert into tracks (id, name, artists, duration_ms, image_url)"
+                "insert into queueit.tracks (id, name, artists, duration_ms, image_url)"
                 " values ($1, $2, 'a', 1000, $3)",
                 row["id"],
                 row["name"],
@@ -370,9 +388,11 @@ async def test_profile_avatar_must_be_https(db: Database, new_user: Any) -> None
     with pytest.raises(asyncpg.CheckViolationError):
         async with user.tx(db) as conn:
             await conn.execute(
-                "update profiles set avatar_url = 'http://x.example/a.png' where id = $1", user.id
+                "update queueit.profiles set avatar_url = 'http://x.example/a.png' where id = $1",
+                user.id,
             )
     async with user.tx(db) as conn:
         await conn.execute(
-            "update profiles set avatar_url = 'https://x.example/a.png' where id = $1", user.id
+            "update queueit.profiles set avatar_url = 'https://x.example/a.png' where id = $1",
+            user.id,
         )

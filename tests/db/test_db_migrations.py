@@ -164,16 +164,16 @@ async def test_every_table_is_locked_down(migrated_dsn: str) -> None:
     try:
         tables = await conn.fetch(
             "select c.relname, c.relrowsecurity, c.relforcerowsecurity from pg_class c"
-            " where c.relnamespace = 'public'::regnamespace and c.relkind = 'r'"
+            " where c.relnamespace = 'queueit'::regnamespace and c.relkind = 'r'"
         )
         assert len(tables) == 9
         for t in tables:
             assert t["relrowsecurity"] and t["relforcerowsecurity"], t["relname"]
-        # anon: no privilege on anything in public, no access to the app schema
+        # anon: no privilege on anything of QueueIT, no access to its schemas
         leaks = await conn.fetch(
             "select c.relname, p.privilege from pg_class c,"
             " unnest(array['SELECT','INSERT','UPDATE','DELETE']) as p(privilege)"
-            " where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'v')"
+            " where c.relnamespace = 'queueit'::regnamespace and c.relkind in ('r', 'v')"
             " and (has_table_privilege('anon', c.oid, p.privilege)"
             "      or case when p.privilege = 'DELETE' then false"
             "              else has_any_column_privilege('anon', c.oid, p.privilege) end)"

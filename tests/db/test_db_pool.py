@@ -49,17 +49,19 @@ async def test_user_tx_runs_as_authenticated_with_claims(db: Database) -> None:
 async def test_commit_and_rollback(db: Database, new_user: Any) -> None:
     user = await new_user("tx")
     async with user.tx(db) as conn:
-        await conn.execute("update profiles set username = 'committed' where id = $1", user.id)
+        await conn.execute(
+            "update queueit.profiles set username = 'committed' where id = $1", user.id
+        )
     with pytest.raises(RuntimeError):
         async with user.tx(db) as conn:
             await conn.execute(
-                "update profiles set username = 'rolled back' where id = $1", user.id
+                "update queueit.profiles set username = 'rolled back' where id = $1", user.id
             )
             raise RuntimeError("boom")
     async with user.tx(db) as conn:
-        assert await conn.fetchval("select username from profiles where id = $1", user.id) == (
-            "committed"
-        )
+        assert await conn.fetchval(
+            "select username from queueit.profiles where id = $1", user.id
+        ) == ("committed")
 
 
 async def test_claims_must_match_user(db: Database) -> None:

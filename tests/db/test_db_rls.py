@@ -16,7 +16,7 @@ import pytest
 from queueit.db import Database
 
 TRACK = """
-insert into tracks (id, name, artists, album, duration_ms, image_url)
+insert into queueit.tracks (id, name, artists, album, duration_ms, image_url)
 values ($1, 'Song ' || $1, 'Artist', 'Album', 200000, 'https://i.example/x.jpg')
 on conflict (id) do nothing
 """
@@ -31,7 +31,7 @@ async def add_entry(db: Database, user: Any, session_id: uuid.UUID) -> uuid.UUID
     async with user.tx(db) as conn:
         await conn.execute(TRACK, tid)
         entry_id: uuid.UUID = await conn.fetchval(
-            "insert into queue_entries (session_id, track_id, added_by) values ($1, $2, $3)"
+            "insert into queueit.queue_entries (session_id, track_id, added_by) values ($1, $2, $3)"
             " returning id",
             session_id,
             tid,
@@ -43,7 +43,8 @@ async def add_entry(db: Database, user: Any, session_id: uuid.UUID) -> uuid.UUID
 async def vote(db: Database, user: Any, session_id: uuid.UUID, entry_id: uuid.UUID, v: int) -> None:
     async with user.tx(db) as conn:
         await conn.execute(
-            "insert into votes (entry_id, session_id, user_id, value) values ($1, $2, $3, $4)"
+            "insert into queueit.votes (entry_id, session_id, user_id, value) values ($1, $2, $3,"
+            " $4)"
             " on conflict (entry_id, user_id) do update set value = excluded.value",
             entry_id,
             session_id,
@@ -95,14 +96,14 @@ async def party(db: Database, new_user: Any, make_session: Any) -> dict[str, Any
 
 
 SESSION_TABLES = {
-    "sessions": "select count(*) from sessions where id = $1",
-    "session_members": "select count(*) from session_members where session_id = $1",
-    "queue_entries": "select count(*) from queue_entries where session_id = $1",
+    "sessions": "select count(*) from queueit.sessions where id = $1",
+    "session_members": "select count(*) from queueit.session_members where session_id = $1",
+    "queue_entries": "select count(*) from queueit.queue_entries where session_id = $1",
     "queue_entries_with_votes": (
-        "select count(*) from queue_entries_with_votes where session_id = $1"
+        "select count(*) from queueit.queue_entries_with_votes where session_id = $1"
     ),
-    "votes": "select count(*) from votes where session_id = $1",
-    "session_events": "select count(*) from session_events where session_id = $1",
+    "votes": "select count(*) from queueit.votes where session_id = $1",
+    "session_events": "select count(*) from queueit.session_events where session_id = $1",
 }
 
 
@@ -118,13 +119,19 @@ async def test_non_member_reads_nothing(db: Database, party: dict[str, Any]) -> 
         assert await count(db, party["mallory"], sql, sid) == 0, table
     assert (
         await count(
-            db, party["mallory"], "select count(*) from profiles where id = $1", party["alice"].id
+            db,
+            party["mallory"],
+            "select count(*) from queueit.profiles where id = $1",
+            party["alice"].id,
         )
         == 0
     )
     assert (
         await count(
-            db, party["bob"], "select count(*) from profiles where id = $1", party["alice"].id
+            db,
+            party["bob"],
+            "select count(*) from queueit.profiles where id = $1",
+            party["alice"].id,
         )
         == 1
     )
@@ -133,19 +140,20 @@ async def test_non_member_reads_nothing(db: Database, party: dict[str, Any]) -> 
 async def test_non_member_changes_nothing(db: Database, party: dict[str, Any]) -> None:
     m, sid = party["mallory"], party["session"].id
     assert (
-        await status(db, m, "update sessions set queue_locked = true where id = $1", sid)
+        await status(db, m, "update queueit.sessions set queue_locked = true where id = $1", sid)
         == "UPDATE 0"
     )
     assert (
         await status(
-            db, m, "update queue_entries set status = 'removed' where session_id = $1", sid
+            db, m, "update queueit.queue_entries set status = 'removed' where session_id = $1", sid
         )
         == "UPDATE 0"
     )
     assert (
-        await status(db, m, "delete from session_members where session_id = $1", sid) == "DELETE 0"
+        await status(db, m, "delete from queueit.session_members where session_id = $1", sid)
+        == "DELETE 0"
     )
-    assert await status(db, m, "delete from votes where session_id = $1", sid) == "DELETE 0"
+    assert await status(db, m, "delete from queueit.votes where session_id = $1", sid) == "DELETE 0"
     # caching a track is fine for anyone; queueing it into, voting in, or writing events for a
     # foreign session is not
     tid = track_id()
@@ -154,7 +162,7 @@ async def test_non_member_changes_nothing(db: Database, party: dict[str, Any]) -
     await denied(
         db,
         m,
-        "insert into queue_entries (session_id, track_id, added_by) values ($1, $2, $3)",
+        "insert into queueit.queue_entries (session_id, track_id, added_by) values ($1, $2, $3)",
         sid,
         tid,
         m.id,
@@ -162,7 +170,7 @@ async def test_non_member_changes_nothing(db: Database, party: dict[str, Any]) -
     await denied(
         db,
         m,
-        "insert into votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
+        "insert into queueit.votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
         party["alice_entry"],
         sid,
         m.id,
@@ -173,32 +181,42 @@ async def test_non_member_changes_nothing(db: Database, party: dict[str, Any]) -
     # nothing changed
     alice = party["alice"]
     async with alice.tx(db) as conn:
-        row = await conn.fetchrow("select queue_locked, ended_at from sessions where id = $1", sid)
+        row = await conn.fetchrow(
+            "select queue_locked, ended_at from queueit.sessions where id = $1", sid
+        )
         assert row["queue_locked"] is False and row["ended_at"] is None
         assert (
             await conn.fetchval(
-                "select count(*) from queue_entries where session_id = $1 and status = 'queued'",
+                "select count(*) from queueit.queue_entries where session_id = $1 and status ="
+                " 'queued'",
                 sid,
             )
             == 2
         )
         assert (
-            await conn.fetchval("select count(*) from session_members where session_id = $1", sid)
+            await conn.fetchval(
+                "select count(*) from queueit.session_members where session_id = $1", sid
+            )
             == 3
         )
-        assert await conn.fetchval("select count(*) from votes where session_id = $1", sid) == 2
+        assert (
+            await conn.fetchval("select count(*) from queueit.votes where session_id = $1", sid)
+            == 2
+        )
 
 
 async def test_guest_cannot_moderate(db: Database, party: dict[str, Any]) -> None:
     bob, alice, carol, sid = party["bob"], party["alice"], party["carol"], party["session"].id
     for sql in (
-        "update sessions set playback_state = 'paused', paused_at = now() where id = $1",
-        "update sessions set allow_downvotes = false where id = $1",
-        "update sessions set queue_locked = true where id = $1",
+        "update queueit.sessions set playback_state = 'paused', paused_at = now() where id = $1",
+        "update queueit.sessions set allow_downvotes = false where id = $1",
+        "update queueit.sessions set queue_locked = true where id = $1",
     ):
         assert await status(db, bob, sql, sid) == "UPDATE 0", sql
     assert (
-        await status(db, alice, "update sessions set allow_downvotes = true where id = $1", sid)
+        await status(
+            db, alice, "update queueit.sessions set allow_downvotes = true where id = $1", sid
+        )
         == "UPDATE 1"
     )
     # others' entries and memberships
@@ -206,29 +224,29 @@ async def test_guest_cannot_moderate(db: Database, party: dict[str, Any]) -> Non
         await status(
             db,
             bob,
-            "update queue_entries set status = 'removed' where id = $1",
+            "update queueit.queue_entries set status = 'removed' where id = $1",
             party["alice_entry"],
         )
         == "UPDATE 0"
     )
     assert (
-        await status(db, bob, "delete from session_members where user_id = $1", carol.id)
+        await status(db, bob, "delete from queueit.session_members where user_id = $1", carol.id)
         == "DELETE 0"
     )
     assert (
-        await status(db, bob, "delete from session_members where user_id = $1", alice.id)
+        await status(db, bob, "delete from queueit.session_members where user_id = $1", alice.id)
         == "DELETE 0"
     )
     assert (
         await status(
-            db, bob, "update session_members set role = 'cohost' where user_id = $1", bob.id
+            db, bob, "update queueit.session_members set role = 'cohost' where user_id = $1", bob.id
         )
         == "UPDATE 0"
     )
     await denied(
         db,
         bob,
-        "insert into session_bans (session_id, user_id, banned_by) values ($1, $2, $3)",
+        "insert into queueit.session_bans (session_id, user_id, banned_by) values ($1, $2, $3)",
         sid,
         carol.id,
         bob.id,
@@ -239,12 +257,15 @@ async def test_guest_cannot_moderate(db: Database, party: dict[str, Any]) -> Non
     # what a guest may do: remove their own queued entry, leave
     assert (
         await status(
-            db, bob, "update queue_entries set status = 'removed' where id = $1", party["bob_entry"]
+            db,
+            bob,
+            "update queueit.queue_entries set status = 'removed' where id = $1",
+            party["bob_entry"],
         )
         == "UPDATE 1"
     )
     assert (
-        await status(db, bob, "delete from session_members where user_id = $1", bob.id)
+        await status(db, bob, "delete from queueit.session_members where user_id = $1", bob.id)
         == "DELETE 1"
     )
 
@@ -253,7 +274,10 @@ async def test_host_and_cohost_moderate(db: Database, party: dict[str, Any]) -> 
     alice, bob, carol, sid = party["alice"], party["bob"], party["carol"], party["session"].id
     assert (
         await status(
-            db, alice, "update session_members set role = 'cohost' where user_id = $1", carol.id
+            db,
+            alice,
+            "update queueit.session_members set role = 'cohost' where user_id = $1",
+            carol.id,
         )
         == "UPDATE 1"
     )
@@ -262,19 +286,19 @@ async def test_host_and_cohost_moderate(db: Database, party: dict[str, Any]) -> 
         await status(
             db,
             carol,
-            "update queue_entries set status = 'removed' where id = $1",
+            "update queueit.queue_entries set status = 'removed' where id = $1",
             party["bob_entry"],
         )
         == "UPDATE 1"
     )
     assert (
-        await status(db, carol, "delete from session_members where user_id = $1", alice.id)
+        await status(db, carol, "delete from queueit.session_members where user_id = $1", alice.id)
         == "DELETE 0"
     )
     await denied(
         db,
         carol,
-        "insert into session_bans (session_id, user_id, banned_by) values ($1, $2, $3)",
+        "insert into queueit.session_bans (session_id, user_id, banned_by) values ($1, $2, $3)",
         sid,
         alice.id,
         carol.id,
@@ -282,16 +306,21 @@ async def test_host_and_cohost_moderate(db: Database, party: dict[str, Any]) -> 
     # the host cannot be demoted by the policy (only app.transfer_host changes the host row)
     assert (
         await status(
-            db, alice, "update session_members set role = 'guest' where user_id = $1", alice.id
+            db,
+            alice,
+            "update queueit.session_members set role = 'guest' where user_id = $1",
+            alice.id,
         )
         == "UPDATE 0"
     )
     assert (
-        await status(db, carol, "update sessions set allow_explicit = false where id = $1", sid)
+        await status(
+            db, carol, "update queueit.sessions set allow_explicit = false where id = $1", sid
+        )
         == "UPDATE 1"
     )
     assert (
-        await status(db, carol, "delete from session_members where user_id = $1", bob.id)
+        await status(db, carol, "delete from queueit.session_members where user_id = $1", bob.id)
         == "DELETE 1"
     )
 
@@ -303,14 +332,16 @@ async def test_cohost_cannot_kick_cohost_but_host_can(
     s = await make_session(host, guests=[c1, c2])
     async with host.tx(db) as conn:
         await conn.execute(
-            "update session_members set role = 'cohost' where session_id = $1 and role = 'guest'",
+            "update queueit.session_members set role = 'cohost' where session_id = $1 and role ="
+            " 'guest'",
             s.id,
         )
     assert (
-        await status(db, c1, "delete from session_members where user_id = $1", c2.id) == "DELETE 0"
+        await status(db, c1, "delete from queueit.session_members where user_id = $1", c2.id)
+        == "DELETE 0"
     )
     assert (
-        await status(db, host, "delete from session_members where user_id = $1", c2.id)
+        await status(db, host, "delete from queueit.session_members where user_id = $1", c2.id)
         == "DELETE 1"
     )
 
@@ -319,14 +350,14 @@ async def test_banned_user_cannot_rejoin(db: Database, party: dict[str, Any]) ->
     alice, bob, session = party["alice"], party["bob"], party["session"]
     async with alice.tx(db) as conn:
         await conn.execute(
-            "insert into session_bans (session_id, user_id, banned_by) values ($1, $2, $3)",
+            "insert into queueit.session_bans (session_id, user_id, banned_by) values ($1, $2, $3)",
             session.id,
             bob.id,
             alice.id,
         )
         await conn.execute("select * from app.append_event($1, 'member_banned', '{}')", session.id)
         assert (
-            await conn.execute("delete from session_members where user_id = $1", bob.id)
+            await conn.execute("delete from queueit.session_members where user_id = $1", bob.id)
             == "DELETE 1"
         )
     async with bob.tx(db) as conn:
@@ -338,27 +369,31 @@ async def test_banned_user_cannot_rejoin(db: Database, party: dict[str, Any]) ->
     await denied(
         db,
         bob,
-        "insert into session_members (user_id, session_id) values ($1, $2)",
+        "insert into queueit.session_members (user_id, session_id) values ($1, $2)",
         bob.id,
         session.id,
     )
     # the ban row is readable by the banned user and the moderators only
-    assert await count(db, bob, "select count(*) from session_bans where user_id = $1", bob.id) == 1
+    assert (
+        await count(db, bob, "select count(*) from queueit.session_bans where user_id = $1", bob.id)
+        == 1
+    )
     assert (
         await count(
-            db, party["carol"], "select count(*) from session_bans where user_id = $1", bob.id
+            db,
+            party["carol"],
+            "select count(*) from queueit.session_bans where user_id = $1",
+            bob.id,
         )
         == 0
     )
     # unbanned, the same path works
     async with alice.tx(db) as conn:
-        await conn.execute("delete from session_bans where user_id = $1", bob.id)
+        await conn.execute("delete from queueit.session_bans where user_id = $1", bob.id)
     async with bob.tx(db) as conn:
         row = await conn.fetchrow("select * from app.find_session_by_code($1)", session.join_code)
         assert row["is_banned"] is False
-        await conn.execute(
-            "insert into session_members (user_id, session_id) values ($1, $2)", bob.id, session.id
-        )
+        assert await conn.fetchval("select app.join_by_code($1)", session.join_code) == session.id
 
 
 async def test_nobody_acts_as_someone_else(db: Database, party: dict[str, Any]) -> None:
@@ -369,7 +404,7 @@ async def test_nobody_acts_as_someone_else(db: Database, party: dict[str, Any]) 
     await denied(
         db,
         bob,
-        "insert into queue_entries (session_id, track_id, added_by) values ($1, $2, $3)",
+        "insert into queueit.queue_entries (session_id, track_id, added_by) values ($1, $2, $3)",
         sid,
         tid,
         alice.id,
@@ -377,33 +412,37 @@ async def test_nobody_acts_as_someone_else(db: Database, party: dict[str, Any]) 
     await denied(
         db,
         bob,
-        "insert into votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
+        "insert into queueit.votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
         party["bob_entry"],
         sid,
         carol.id,
     )
     # changing someone else's vote, or re-owning your own, is not possible either
     assert (
-        await status(db, bob, "update votes set value = -1 where user_id = $1", carol.id)
+        await status(db, bob, "update queueit.votes set value = -1 where user_id = $1", carol.id)
         == "UPDATE 0"
     )
-    await denied(db, bob, "update votes set user_id = $1 where user_id = $2", carol.id, bob.id)
-    await denied(db, bob, "insert into profiles (id, username) values ($1, 'fake')", carol.id)
+    await denied(
+        db, bob, "update queueit.votes set user_id = $1 where user_id = $2", carol.id, bob.id
+    )
+    await denied(
+        db, bob, "insert into queueit.profiles (id, username) values ($1, 'fake')", carol.id
+    )
     assert (
-        await status(db, bob, "update profiles set username = 'x' where id = $1", carol.id)
+        await status(db, bob, "update queueit.profiles set username = 'x' where id = $1", carol.id)
         == "UPDATE 0"
     )
     await denied(
         db,
         bob,
-        "insert into session_members (user_id, session_id) values ($1, $2)",
+        "insert into queueit.session_members (user_id, session_id) values ($1, $2)",
         uuid.uuid4(),
         sid,
     )
     await denied(
         db,
         bob,
-        "insert into session_bans (session_id, user_id, banned_by) values ($1, $2, $3)",
+        "insert into queueit.session_bans (session_id, user_id, banned_by) values ($1, $2, $3)",
         sid,
         carol.id,
         alice.id,
@@ -411,13 +450,15 @@ async def test_nobody_acts_as_someone_else(db: Database, party: dict[str, Any]) 
     # the legitimate versions succeed
     async with bob.tx(db) as conn:
         await conn.execute(
-            "insert into queue_entries (session_id, track_id, added_by) values ($1, $2, $3)",
+            "insert into queueit.queue_entries (session_id, track_id, added_by) values ($1, $2,"
+            " $3)",
             sid,
             tid,
             bob.id,
         )
         await conn.execute(
-            "insert into votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
+            "insert into queueit.votes (entry_id, session_id, user_id, value) values ($1, $2, $3,"
+            " 1)",
             party["bob_entry"],
             sid,
             bob.id,
@@ -434,7 +475,7 @@ async def test_votes_and_entries_only_in_current_session(
     await denied(
         db,
         bob,
-        "insert into votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
+        "insert into queueit.votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
         other_entry,
         other.id,
         bob.id,
@@ -443,7 +484,8 @@ async def test_votes_and_entries_only_in_current_session(
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         async with bob.tx(db) as conn:
             await conn.execute(
-                "insert into votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
+                "insert into queueit.votes (entry_id, session_id, user_id, value) values ($1, $2,"
+                " $3, 1)",
                 other_entry,
                 party["session"].id,
                 bob.id,
@@ -451,11 +493,7 @@ async def test_votes_and_entries_only_in_current_session(
     # one live session per user: joining a second one without leaving fails
     with pytest.raises(asyncpg.UniqueViolationError):
         async with bob.tx(db) as conn:
-            await conn.execute(
-                "insert into session_members (user_id, session_id) values ($1, $2)",
-                bob.id,
-                other.id,
-            )
+            await conn.execute("select app.join_by_code($1)", other.join_code)
 
 
 async def test_settings_enforced_by_policies(db: Database, party: dict[str, Any]) -> None:
@@ -463,13 +501,13 @@ async def test_settings_enforced_by_policies(db: Database, party: dict[str, Any]
     await status(
         db,
         alice,
-        "update sessions set allow_downvotes = false, queue_locked = true where id = $1",
+        "update queueit.sessions set allow_downvotes = false, queue_locked = true where id = $1",
         sid,
     )
     await denied(
         db,
         bob,
-        "insert into votes (entry_id, session_id, user_id, value) values ($1, $2, $3, -1)",
+        "insert into queueit.votes (entry_id, session_id, user_id, value) values ($1, $2, $3, -1)",
         party["alice_entry"],
         sid,
         bob.id,
@@ -480,7 +518,7 @@ async def test_settings_enforced_by_policies(db: Database, party: dict[str, Any]
     await denied(
         db,
         bob,
-        "insert into queue_entries (session_id, track_id, added_by) values ($1, $2, $3)",
+        "insert into queueit.queue_entries (session_id, track_id, added_by) values ($1, $2, $3)",
         sid,
         tid,
         bob.id,
@@ -491,17 +529,20 @@ async def test_settings_enforced_by_policies(db: Database, party: dict[str, Any]
 async def test_protected_columns(db: Database, party: dict[str, Any]) -> None:
     alice, sid = party["alice"], party["session"].id
     for sql in (
-        "update sessions set last_seq = 0 where id = $1",
-        "update sessions set ended_at = now(), end_reason = 'x' where id = $1",
-        "update sessions set host_id = host_id where id = $1",
-        "update sessions set join_code = 'HACKED' where id = $1",
+        "update queueit.sessions set last_seq = 0 where id = $1",
+        "update queueit.sessions set ended_at = now(), end_reason = 'x' where id = $1",
+        "update queueit.sessions set host_id = host_id where id = $1",
+        "update queueit.sessions set join_code = 'HACKED' where id = $1",
     ):
         await denied(db, alice, sql, sid)
     await denied(
-        db, alice, "insert into session_events (session_id, seq, type) values ($1, 99, 'x')", sid
+        db,
+        alice,
+        "insert into queueit.session_events (session_id, seq, type) values ($1, 99, 'x')",
+        sid,
     )
-    await denied(db, alice, "delete from session_events where session_id = $1", sid)
-    await denied(db, alice, "delete from queue_entries where session_id = $1", sid)
+    await denied(db, alice, "delete from queueit.session_events where session_id = $1", sid)
+    await denied(db, alice, "delete from queueit.queue_entries where session_id = $1", sid)
 
 
 async def test_anon_gets_nothing(migrated_dsn: str, party: dict[str, Any]) -> None:
@@ -522,7 +563,7 @@ async def test_anon_gets_nothing(migrated_dsn: str, party: dict[str, Any]) -> No
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 async with conn.transaction():
                     await conn.execute("set local role anon")
-                    await conn.fetch(f"select * from {table} limit 1")  # noqa: S608
+                    await conn.fetch(f"select * from queueit.{table} limit 1")  # noqa: S608
         for call in (
             "select * from app.find_session_by_code('ABCDEF')",
             "select app.my_session_id()",
@@ -534,9 +575,9 @@ async def test_anon_gets_nothing(migrated_dsn: str, party: dict[str, Any]) -> No
         # authenticated without claims (auth.uid() is null) sees no session data either
         async with conn.transaction():
             await conn.execute("set local role authenticated")
-            assert await conn.fetchval("select count(*) from sessions") == 0
-            assert await conn.fetchval("select count(*) from session_events") == 0
-            assert await conn.fetchval("select count(*) from profiles") == 0
+            assert await conn.fetchval("select count(*) from queueit.sessions") == 0
+            assert await conn.fetchval("select count(*) from queueit.session_events") == 0
+            assert await conn.fetchval("select count(*) from queueit.profiles") == 0
     finally:
         await conn.close()
 
@@ -562,10 +603,13 @@ async def test_create_session_requires_host_membership(db: Database, new_user: A
     erin = await new_user("erin")
     with pytest.raises(asyncpg.CheckViolationError):
         async with erin.tx(db) as conn:
-            await conn.execute("insert into sessions (host_id) values ($1)", erin.id)
-    assert await count(db, erin, "select count(*) from sessions where host_id = $1", erin.id) == 0
+            await conn.execute("insert into queueit.sessions (host_id) values ($1)", erin.id)
+    assert (
+        await count(db, erin, "select count(*) from queueit.sessions where host_id = $1", erin.id)
+        == 0
+    )
     # nor can one create a session for somebody else
-    await denied(db, erin, "insert into sessions (host_id) values ($1)", uuid.uuid4())
+    await denied(db, erin, "insert into queueit.sessions (host_id) values ($1)", uuid.uuid4())
 
 
 async def test_profile_visibility_follows_shared_session(
@@ -576,16 +620,24 @@ async def test_profile_visibility_follows_shared_session(
         await conn.execute(
             "select * from app.append_event($1, 'member_left', '{}')", party["session"].id
         )
-        await conn.execute("delete from session_members where user_id = $1", bob.id)
+        await conn.execute("delete from queueit.session_members where user_id = $1", bob.id)
     # alice still sees bob (he added to her queue), mallory never did
-    assert await count(db, alice, "select count(*) from profiles where id = $1", bob.id) == 1
-    assert await count(db, mallory, "select count(*) from profiles where id = $1", bob.id) == 0
+    assert (
+        await count(db, alice, "select count(*) from queueit.profiles where id = $1", bob.id) == 1
+    )
+    assert (
+        await count(db, mallory, "select count(*) from queueit.profiles where id = $1", bob.id) == 0
+    )
     # bob no longer sees the session, nor alice's profile
     assert (
-        await count(db, bob, "select count(*) from sessions where id = $1", party["session"].id)
+        await count(
+            db, bob, "select count(*) from queueit.sessions where id = $1", party["session"].id
+        )
         == 0
     )
-    assert await count(db, bob, "select count(*) from profiles where id = $1", alice.id) == 0
+    assert (
+        await count(db, bob, "select count(*) from queueit.profiles where id = $1", alice.id) == 0
+    )
 
 
 async def test_concurrent_votes_are_exact(db: Database, new_user: Any, make_session: Any) -> None:
@@ -602,13 +654,13 @@ async def test_concurrent_votes_are_exact(db: Database, new_user: Any, make_sess
         if i % 5 == 0:
             async with user.tx(db) as conn:
                 await conn.execute(
-                    "delete from votes where entry_id = $1 and user_id = $2", entry, user.id
+                    "delete from queueit.votes where entry_id = $1 and user_id = $2", entry, user.id
                 )
 
     await asyncio.gather(*(flip(i, u) for i, u in enumerate(voters)))
     expected = sum(0 if i % 5 == 0 else (-1 if i % 3 == 0 else 1) for i in range(30))
     async with host.tx(db) as conn:
         total = await conn.fetchval(
-            "select total_votes from queue_entries_with_votes where id = $1", entry
+            "select total_votes from queueit.queue_entries_with_votes where id = $1", entry
         )
     assert total == expected

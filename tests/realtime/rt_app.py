@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from queueit.auth.deps import CurrentUser
 from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
-from queueit.db import Database
+from queueit.db import SERVICE_ROLE, Database, as_login_role
 from queueit.http import handlers
 from queueit.realtime import RealtimeHub
 from queueit.realtime.endpoints import RealtimeShortcut, get_hub, router
@@ -72,7 +72,7 @@ def build_app(
         own = None
         if database is None:
             assert dsn is not None
-            own = database = Database(dsn, min_size=2, max_size=20)
+            own = database = Database(as_login_role(dsn, SERVICE_ROLE), min_size=2, max_size=20)
             await database.start()
         verifier = TokenVerifier.from_settings(settings)
         hub = RealtimeHub(
@@ -110,7 +110,9 @@ def create_service_app() -> FastAPI:
 
     _gc_threshold_from_env()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    return create_queueit_app(settings, dsn=os.environ["QUEUEIT_TEST_DSN"])
+    return create_queueit_app(
+        settings, dsn=as_login_role(os.environ["QUEUEIT_TEST_DSN"], SERVICE_ROLE)
+    )
 
 
 def uvicorn_config(

@@ -54,7 +54,7 @@ async def make_user(db: Database, settings: Settings, name: str) -> RtUser:
     user = RtUser(unique, uuid.UUID(claims["sub"]), token, claims)
     async with user.tx(db) as conn:
         await conn.execute(
-            "insert into profiles (id, username, email) values ($1, $2, $3)",
+            "insert into queueit.profiles (id, username, email) values ($1, $2, $3)",
             user.id,
             unique,
             f"{unique}@queueit.local",
@@ -81,10 +81,11 @@ async def create_session(
     """Create and join like the service: every membership writes `member_joined`."""
     async with host.tx(db) as conn:
         sid = await conn.fetchval(
-            "insert into sessions (host_id) values ($1) returning id", host.id
+            "insert into queueit.sessions (host_id) values ($1) returning id", host.id
         )
         await conn.execute(
-            "insert into session_members (user_id, session_id, role) values ($1, $2, 'host')",
+            "insert into queueit.session_members (user_id, session_id, role) values ($1, $2,"
+            " 'host')",
             host.id,
             sid,
         )
@@ -98,13 +99,18 @@ async def create_session(
     return uuid.UUID(str(sid))
 
 
+async def _join_code(db: Database, session_id: uuid.UUID) -> str:
+    """What the host tells the guests (read past RLS: a guest cannot see it before joining)."""
+    async with db.system_conn() as conn:
+        code: str = await conn.fetchval(
+            "select join_code from queueit.sessions where id = $1", session_id
+        )
+    return code
+
+
 async def join(db: Database, user: RtUser, session_id: uuid.UUID, member_count: int) -> int:
     async with user.tx(db) as conn:
-        await conn.execute(
-            "insert into session_members (user_id, session_id) values ($1, $2)",
-            user.id,
-            session_id,
-        )
+        await conn.execute("select app.join_by_code($1)", await _join_code(db, session_id))
         seq = await conn.fetchval(
             "select seq from app.append_event($1, 'member_joined', $2)",
             session_id,
@@ -146,7 +152,8 @@ async def kick(
     async with host.tx(db) as conn:
         if banned:
             await conn.execute(
-                "insert into session_bans (session_id, user_id, banned_by) values ($1, $2, $3)",
+                "insert into queueit.session_bans (session_id, user_id, banned_by) values ($1, $2,"
+                " $3)",
                 session_id,
                 target.id,
                 host.id,
@@ -161,7 +168,7 @@ async def kick(
                 "member_count": count,
             },
         )
-        await conn.execute("delete from session_members where user_id = $1", target.id)
+        await conn.execute("delete from queueit.session_members where user_id = $1", target.id)
     return int(seq)
 
 
@@ -172,7 +179,7 @@ async def leave(db: Database, user: RtUser, session_id: uuid.UUID, count: int) -
             session_id,
             {"user_id": str(user.id), "member_count": count, "new_host_id": None},
         )
-        await conn.execute("delete from session_members where user_id = $1", user.id)
+        await conn.execute("delete from queueit.session_members where user_id = $1", user.id)
     return int(seq)
 
 
@@ -184,7 +191,9 @@ async def end_session(db: Database, host: RtUser, session_id: uuid.UUID) -> int:
 
 async def last_seq(db: Database, session_id: uuid.UUID) -> int:
     async with db.system_conn() as conn:
-        return int(await conn.fetchval("select last_seq from sessions where id = $1", session_id))
+        return int(
+            await conn.fetchval("select last_seq from queueit.sessions where id = $1", session_id)
+        )
 
 
 # One statement, so `seq` and the rest are read as of one point in time.
@@ -196,7 +205,7 @@ select json_build_object(
                                 'avatar_url', h.avatar_url),
       'status', case when s.ended_at is null then 'active' else 'ended' end,
       'ended_at', app.rfc3339(s.ended_at),
-      'member_count', (select count(*) from session_members m where m.session_id = s.id)),
+      'member_count', (select count(*) from queueit.session_members m where m.session_id = s.id)),
   'queue', coalesce((
       select json_agg(json_build_object(
                'id', q.id, 'status', q.status, 'added_at', app.rfc3339(q.added_at),
@@ -208,9 +217,9 @@ select json_build_object(
                'added_by', json_build_object('id', p.id, 'username', p.username,
                                              'email', p.email, 'avatar_url', p.avatar_url))
              order by q.total_votes desc, q.added_at, q.id)
-        from queue_entries_with_votes q
-        join tracks t on t.id = q.track_id
-        join profiles p on p.id = q.added_by
+        from queueit.queue_entries_with_votes q
+        join queueit.tracks t on t.id = q.track_id
+        join queueit.profiles p on p.id = q.added_by
        where q.session_id = s.id and q.status = 'queued'), '[]'::json),
   'playback', json_build_object('state', 'stopped', 'current', null, 'started_at', null,
                                 'skip_votes', 0, 'skip_votes_needed', s.skip_vote_min),
@@ -219,12 +228,12 @@ select json_build_object(
       'max_queued_per_user', s.max_queued_per_user,
       'max_track_duration_ms', s.max_track_duration_ms, 'allow_explicit', s.allow_explicit,
       'skip_vote_share', s.skip_vote_share, 'skip_vote_min', s.skip_vote_min),
-  'my_role', (select m.role from session_members m where m.user_id = $2),
-  'my_votes', coalesce((select json_object_agg(v.entry_id, v.value) from votes v
+  'my_role', (select m.role from queueit.session_members m where m.user_id = $2),
+  'my_votes', coalesce((select json_object_agg(v.entry_id, v.value) from queueit.votes v
                          where v.session_id = s.id and v.user_id = $2), '{}'::json),
   'seq', s.last_seq)
-  from sessions s
-  join profiles h on h.id = s.host_id
+  from queueit.sessions s
+  join queueit.profiles h on h.id = s.host_id
  where s.id = $1
 """
 

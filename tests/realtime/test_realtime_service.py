@@ -21,6 +21,7 @@ from rt_server import RtServer, serve_in_process
 from queueit.app import create_app
 from queueit.auth.dev import dev_user_id, mint_dev_token
 from queueit.config import Settings
+from queueit.db import SERVICE_ROLE, as_login_role
 from queueit.realtime.conformance import validate_schema
 
 GENEROUS = {"rate_limit_writes_per_minute": 1_000_000, "rate_limit_joins_per_minute": 1_000_000}
@@ -29,7 +30,7 @@ GENEROUS = {"rate_limit_writes_per_minute": 1_000_000, "rate_limit_joins_per_min
 @pytest_asyncio.fixture
 async def service(migrated_dsn: str, data_dir: Path) -> AsyncIterator[RtServer]:
     settings = Settings(_env_file=None, data_dir=data_dir, **GENEROUS)  # type: ignore[call-arg]
-    app = create_app(settings, dsn=migrated_dsn)
+    app = create_app(settings, dsn=as_login_role(migrated_dsn, SERVICE_ROLE))
     server, task, port = await serve_in_process(app, settings)
     try:
         hub = app.state.runtime.hub

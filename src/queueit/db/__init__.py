@@ -11,12 +11,13 @@ See docs/data-model.md for the schema, the policies and the SQL functions.
 """
 
 from queueit.db.codes import generate_join_code, normalize_join_code
-from queueit.db.embedded import resolve_dsn, start_embedded
+from queueit.db.embedded import SERVICE_ROLE, as_login_role, resolve_dsn, start_embedded
 from queueit.db.errors import DatabaseError, DatabaseTimeout, DatabaseUnavailable, MigrationError
 from queueit.db.migrate import apply
 from queueit.db.pool import Connection, Database
 
 __all__ = [
+    "SERVICE_ROLE",
     "Connection",
     "Database",
     "DatabaseError",
@@ -24,6 +25,7 @@ __all__ = [
     "DatabaseUnavailable",
     "MigrationError",
     "apply",
+    "as_login_role",
     "generate_join_code",
     "normalize_join_code",
     "resolve_dsn",

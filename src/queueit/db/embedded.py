@@ -13,12 +13,16 @@ All of this is blocking (a few seconds on a first start); from async code call i
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from queueit.config import Settings
 
-__all__ = ["DATABASE_NAME", "resolve_dsn", "start_embedded"]
+__all__ = ["DATABASE_NAME", "SERVICE_ROLE", "as_login_role", "resolve_dsn", "start_embedded"]
 
 DATABASE_NAME = "queueit"
+# The least-privilege login role the migrations create for the service (see
+# supabase/migrations/*_service_login_role.sql).
+SERVICE_ROLE = "queueit_service"
 
 
 def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> str:
@@ -47,3 +51,11 @@ def resolve_dsn(settings: Settings) -> str:
     if settings.database_url is not None and settings.database_url.get_secret_value():
         return settings.database_url.get_secret_value()
     return start_embedded(settings.data_dir)
+
+
+def as_login_role(dsn: str, role: str) -> str:
+    """The same DSN with another user name (and no password): the embedded server trusts its
+    unix socket, so the service logs in as ``role`` on the database the owner migrated."""
+    parts = urlsplit(dsn)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))

@@ -15,8 +15,9 @@ CLI uses — so `queueit migrate` and `supabase db push` agree on what has been 
 ran first. The file text is stored in ``statements``; a recorded migration whose file has changed
 since is reported (logged), never re-run: write a new migration instead.
 
-Run it with the owner role (the service's login role: ``postgres`` on Supabase, the embedded
-superuser). The SECURITY DEFINER functions rely on that role bypassing RLS.
+Run it as the owner role: ``postgres`` on Supabase; on plain PostgreSQL a superuser, which runs
+the bootstrap and then the migrations as ``queueit_owner`` (see ``_become_owner``). The SECURITY
+DEFINER functions rely on the owner bypassing RLS.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ async def _apply_locked(
         for path in bootstrap:
             async with conn.transaction():
                 await conn.execute(path.read_text(encoding="utf-8"))
+        await _become_owner(conn)
     await _warn_without_bypassrls(conn)
 
     async with conn.transaction():
@@ -161,6 +163,26 @@ async def _apply_locked(
             raise MigrationError(f"migration {migration.path.name} failed: {exc}") from exc
         applied.append(migration.version)
     return applied
+
+
+async def _become_owner(conn: asyncpg.Connection) -> None:
+    """On plain PostgreSQL, run the migrations as ``queueit_owner`` (the bootstrap's stand-in for
+    Supabase's non-superuser ``postgres``), so they are owned and tested as on Supabase.
+
+    A database migrated before that role existed has its objects owned by the superuser, which
+    the owner role cannot alter; it keeps being migrated as the superuser (delete
+    ``.queueit-data`` to start over as on Supabase)."""
+    legacy = await conn.fetchval(
+        "select exists (select 1 from pg_namespace where nspname = 'app'"
+        " and nspowner <> 'queueit_owner'::regrole)"
+    )
+    if legacy:
+        logger.warning(
+            "database objects are owned by %s, not queueit_owner: migrating as that role",
+            await conn.fetchval("select current_user"),
+        )
+        return
+    await conn.execute("set role queueit_owner")
 
 
 async def _warn_without_bypassrls(conn: asyncpg.Connection) -> None:

@@ -13,7 +13,7 @@ from queueit.http.problems import NotFound
 async def set_role(conn: Connection, session_id: UUID, user_id: UUID, role: str) -> bool:
     """RLS: only the host, never on the host row."""
     value = await conn.fetchval(
-        "update public.session_members set role = $3"
+        "update queueit.session_members set role = $3"
         " where session_id = $1 and user_id = $2 returning user_id",
         session_id,
         user_id,
@@ -26,7 +26,7 @@ async def ban(conn: Connection, session_id: UUID, user_id: UUID, by: UUID) -> bo
     """Record the ban; False when the user was banned already."""
     try:
         value = await conn.fetchval(
-            "insert into public.session_bans (session_id, user_id, banned_by) values ($1, $2, $3)"
+            "insert into queueit.session_bans (session_id, user_id, banned_by) values ($1, $2, $3)"
             " on conflict (session_id, user_id) do nothing returning user_id",
             session_id,
             user_id,

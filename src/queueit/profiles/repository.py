@@ -9,7 +9,7 @@ from queueit.db import Connection
 # The user writes their own row (RLS: id = auth.uid()). A row that already says the same is not
 # rewritten (no dead tuple, no updated_at churn).
 _UPSERT = """
-insert into public.profiles as p (id, username, email, avatar_url)
+insert into queueit.profiles as p (id, username, email, avatar_url)
 values ($1, $2, $3, $4)
 on conflict (id) do update
    set username = excluded.username, email = excluded.email, avatar_url = excluded.avatar_url

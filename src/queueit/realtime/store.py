@@ -27,7 +27,7 @@ _ACCESS = "select found, ended, banned, role, last_seq from app.session_access($
 
 _USER_EVENTS = """
 select e.seq, e.type, e.payload, e.created_at
-  from public.session_events e
+  from queueit.session_events e
  where e.session_id = $1 and e.seq > $2
  order by e.seq
  limit $3
@@ -35,7 +35,7 @@ select e.seq, e.type, e.payload, e.created_at
 
 _SYSTEM_EVENTS = "select seq, type, payload, created_at from app.fetch_events($1, $2, $3)"
 
-_LATEST_SEQS = "select id, last_seq from public.sessions where id = any($1::uuid[])"
+_LATEST_SEQS = "select session_id, last_seq from app.latest_seqs($1::uuid[])"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +84,9 @@ async def system_events_after(
 
 
 async def latest_seqs(conn: Connection, session_ids: list[UUID]) -> dict[UUID, int]:
-    """`sessions.last_seq` of each session (login role; the safety-net poll)."""
+    """`sessions.last_seq` of each session (`app.latest_seqs`, login role; the safety-net poll)."""
     rows = await conn.fetch(_LATEST_SEQS, session_ids)
-    return {row["id"]: int(row["last_seq"]) for row in rows}
+    return {row["session_id"]: int(row["last_seq"]) for row in rows}
 
 
 async def prune_events(conn: Connection, keep: int) -> int:

@@ -37,9 +37,9 @@ _TRACK = (
 
 # e: queue_entries_with_votes, t: tracks, p: the adder's profile
 _ENTRIES = (
-    "public.queue_entries_with_votes e"
-    " join public.tracks t on t.id = e.track_id"
-    " join public.profiles p on p.id = e.added_by"
+    "queueit.queue_entries_with_votes e"
+    " join queueit.tracks t on t.id = e.track_id"
+    " join queueit.profiles p on p.id = e.added_by"
 )
 
 
@@ -60,7 +60,7 @@ _SETTINGS = (
 
 # s: sessions, mc.n: its member count
 _MEMBER_COUNT = (
-    "cross join lateral (select count(*)::int as n from public.session_members x"
+    "cross join lateral (select count(*)::int as n from queueit.session_members x"
     " where x.session_id = s.id) mc"
 )
 
@@ -71,8 +71,8 @@ def _playback(own_email: bool) -> str:
   'current', (select {_queued_song(own_email)} from {_ENTRIES}
                where e.id = s.current_entry_id and e.session_id = s.id),
   'started_at', {_ts("s.playback_started_at")},
-  'skip_votes', (select count(*)::int from public.skip_votes v
-                   join public.session_members m
+  'skip_votes', (select count(*)::int from queueit.skip_votes v
+                   join queueit.session_members m
                      on m.user_id = v.user_id and m.session_id = v.session_id
                   where v.session_id = s.id and v.entry_id = s.current_entry_id),
   'skip_votes_needed', greatest(s.skip_vote_min, ceil(s.skip_vote_share * mc.n)::int))"""
@@ -91,7 +91,7 @@ _SNAPSHOT = f"""
 select jsonb_build_object(
   'session', jsonb_build_object(
       'id', s.id, 'join_code', s.join_code, 'created_at', {_ts("s.created_at")},
-      'host', (select {_user("p", True)} from public.profiles p where p.id = s.host_id),
+      'host', (select {_user("p", True)} from queueit.profiles p where p.id = s.host_id),
       'status', case when s.ended_at is null then 'active' else 'ended' end,
       'ended_at', {_ts("s.ended_at")}, 'member_count', mc.n),
   'queue', (select coalesce(jsonb_agg({_queued_song(True)}
@@ -101,12 +101,12 @@ select jsonb_build_object(
   'settings', {_SETTINGS},
   'my_role', me.role,
   'my_votes', (select coalesce(jsonb_object_agg(v.entry_id::text, v.value), '{{}}')
-                 from public.votes v
-                 join public.queue_entries q on q.id = v.entry_id and q.status = 'queued'
+                 from queueit.votes v
+                 join queueit.queue_entries q on q.id = v.entry_id and q.status = 'queued'
                 where v.session_id = s.id and v.user_id = auth.uid()),
   'seq', s.last_seq)
-  from public.sessions s
-  join public.session_members me on me.session_id = s.id and me.user_id = auth.uid()
+  from queueit.sessions s
+  join queueit.session_members me on me.session_id = s.id and me.user_id = auth.uid()
   {_MEMBER_COUNT}
  where s.id = coalesce($1::uuid, app.my_session_id())
 """
@@ -115,9 +115,9 @@ _QUEUED_SONG = {
     own: f"select {_queued_song(own)} from {_ENTRIES} where e.id = $1" for own in (True, False)
 }
 
-_PLAYBACK = f"select {_playback(False)} from public.sessions s {_MEMBER_COUNT} where s.id = $1"
+_PLAYBACK = f"select {_playback(False)} from queueit.sessions s {_MEMBER_COUNT} where s.id = $1"
 
-_SETTINGS_OF = f"select {_SETTINGS} from public.sessions s where s.id = $1"
+_SETTINGS_OF = f"select {_SETTINGS} from queueit.sessions s where s.id = $1"
 
 _MEMBER_ORDER = (
     "case m.role when 'host' then 0 when 'cohost' then 1 else 2 end, m.joined_at, m.user_id"
@@ -125,13 +125,13 @@ _MEMBER_ORDER = (
 
 _MEMBERS = f"""
 select coalesce(jsonb_agg({_member(True)} order by {_MEMBER_ORDER}), '[]')
-  from public.session_members m join public.profiles p on p.id = m.user_id
+  from queueit.session_members m join queueit.profiles p on p.id = m.user_id
  where m.session_id = $1
 """
 
 _MEMBER = {
     own: f"""select {_member(own)}
-  from public.session_members m join public.profiles p on p.id = m.user_id
+  from queueit.session_members m join queueit.profiles p on p.id = m.user_id
  where m.session_id = $1 and m.user_id = $2"""
     for own in (True, False)
 }

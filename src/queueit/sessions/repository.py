@@ -54,7 +54,7 @@ class SkipVoteResult:
 
 async def my_membership(conn: Connection) -> Membership | None:
     row = await conn.fetchrow(
-        "select m.session_id, m.role from public.session_members m where m.user_id = auth.uid()"
+        "select m.session_id, m.role from queueit.session_members m where m.user_id = auth.uid()"
     )
     return None if row is None else Membership(as_uuid(row["session_id"]), row["role"])
 
@@ -90,7 +90,7 @@ async def insert_session(
     names = ", ".join(["host_id", "join_code", *columns])
     params = ", ".join(f"${i}" for i in range(1, len(columns) + 3))
     sql = (
-        f"insert into public.sessions ({names}) values ({params})"  # noqa: S608 - fixed names
+        f"insert into queueit.sessions ({names}) values ({params})"  # noqa: S608 - fixed names
         " on conflict (join_code) where ended_at is null do nothing returning id"
     )
     value = await conn.fetchval(sql, host_id, join_code, *(settings[c] for c in columns))
@@ -102,19 +102,25 @@ async def update_settings(conn: Connection, session_id: UUID, changes: dict[str,
     columns = [c for c in _SETTING_COLUMNS if c in changes]
     assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=2))
     sql = (
-        f"update public.sessions set {assignments}"  # noqa: S608 - fixed column names
+        f"update queueit.sessions set {assignments}"  # noqa: S608 - fixed column names
         " where id = $1 and ended_at is null returning id"
     )
     return await conn.fetchval(sql, session_id, *(changes[c] for c in columns)) is not None
 
 
-async def insert_member(conn: Connection, user_id: UUID, session_id: UUID, role: str) -> None:
+async def insert_host(conn: Connection, user_id: UUID, session_id: UUID) -> None:
     await conn.execute(
-        "insert into public.session_members (user_id, session_id, role) values ($1, $2, $3)",
+        "insert into queueit.session_members (user_id, session_id, role) values ($1, $2, 'host')",
         user_id,
         session_id,
-        role,
     )
+
+
+async def join_by_code(conn: Connection, code: str) -> UUID | None:
+    """Join as a guest through `app.join_by_code` (the database checks the code; a guest row
+    cannot be inserted directly). None when no live session has this code."""
+    session_id = await conn.fetchval("select app.join_by_code($1)", code)
+    return None if session_id is None else as_uuid(session_id)
 
 
 async def find_by_code(conn: Connection, code: str) -> tuple[UUID, bool] | None:
@@ -126,7 +132,7 @@ async def find_by_code(conn: Connection, code: str) -> tuple[UUID, bool] | None:
 
 async def member_role(conn: Connection, session_id: UUID, user_id: UUID) -> str | None:
     role = await conn.fetchval(
-        "select role from public.session_members where session_id = $1 and user_id = $2",
+        "select role from queueit.session_members where session_id = $1 and user_id = $2",
         session_id,
         user_id,
     )
@@ -137,7 +143,7 @@ async def successor(conn: Connection, session_id: UUID, leaving: UUID) -> UUID |
     """Who becomes host when `leaving` (the host) goes: the longest-standing co-host, else the
     longest-standing guest."""
     value = await conn.fetchval(
-        "select user_id from public.session_members"
+        "select user_id from queueit.session_members"
         " where session_id = $1 and user_id <> $2"
         " order by case role when 'cohost' then 0 else 1 end, joined_at, user_id limit 1",
         session_id,
@@ -153,7 +159,7 @@ async def transfer_host(conn: Connection, session_id: UUID, new_host: UUID) -> N
 async def delete_member(conn: Connection, session_id: UUID, user_id: UUID) -> bool:
     """Remove a membership (RLS: yourself; moderators guests; the host co-hosts)."""
     value = await conn.fetchval(
-        "delete from public.session_members where session_id = $1 and user_id = $2"
+        "delete from queueit.session_members where session_id = $1 and user_id = $2"
         " returning user_id",
         session_id,
         user_id,
@@ -182,7 +188,7 @@ async def control_playback(conn: Connection, session_id: UUID, action: str) -> P
 
 async def current_entry(conn: Connection, session_id: UUID) -> UUID | None:
     value = await conn.fetchval(
-        "select current_entry_id from public.sessions where id = $1", session_id
+        "select current_entry_id from queueit.sessions where id = $1", session_id
     )
     return as_uuid_or_none(value)
 
@@ -190,7 +196,7 @@ async def current_entry(conn: Connection, session_id: UUID) -> UUID | None:
 async def has_skip_vote(conn: Connection, entry_id: UUID, user_id: UUID) -> bool:
     return bool(
         await conn.fetchval(
-            "select exists (select 1 from public.skip_votes where entry_id = $1 and user_id = $2)",
+            "select exists (select 1 from queueit.skip_votes where entry_id = $1 and user_id = $2)",
             entry_id,
             user_id,
         )

@@ -196,7 +196,7 @@ async def create_session(tx: Tx, request: CreateSessionRequest | None) -> Curren
         if session_id is None:
             raise Conflict("conflict", "No free join code was found; try again.")
 
-    await repository.insert_member(tx.conn, user_id, session_id, "host")
+    await repository.insert_host(tx.conn, user_id, session_id)
     await _member_joined(tx, session_id)
     return await load_current_session(tx.conn, tx.user, session_id)
 
@@ -206,7 +206,7 @@ async def join_session(tx: Tx, request: JoinSessionRequest) -> CurrentSessionRes
     Joining the session you are in answers its state and changes nothing."""
     code = normalize_join_code(request.join_code)
     found = await repository.find_by_code(tx.conn, code) if code is not None else None
-    if found is None:
+    if code is None or found is None:
         raise NotFound("session_not_found", "No live session has this join code.")
     session_id, banned = found
     if banned:
@@ -216,7 +216,8 @@ async def join_session(tx: Tx, request: JoinSessionRequest) -> CurrentSessionRes
         return await load_current_session(tx.conn, tx.user, session_id)
     if mine is not None:
         await leave(tx, mine)
-    await repository.insert_member(tx.conn, tx.user.id, session_id, "guest")
+    if await repository.join_by_code(tx.conn, code) is None:  # ended since it was found
+        raise NotFound("session_not_found", "No live session has this join code.")
     await _member_joined(tx, session_id)
     return await load_current_session(tx.conn, tx.user, session_id)
 

@@ -32,7 +32,7 @@ _TRACK_COLUMNS = "id, isrc, name, artists, album, duration_ms, image_url, explic
 
 # What the track source said is the truth: refresh the shared row (only when it differs).
 _UPSERT_TRACK = f"""
-insert into public.tracks as t ({_TRACK_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8)
+insert into queueit.tracks as t ({_TRACK_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8)
 on conflict (id) do update
    set isrc = excluded.isrc, name = excluded.name, artists = excluded.artists,
        album = excluded.album, duration_ms = excluded.duration_ms,
@@ -44,7 +44,7 @@ on conflict (id) do update
 
 # What only a client claims never overwrites the shared row.
 _INSERT_TRACK = f"""
-insert into public.tracks ({_TRACK_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8)
+insert into queueit.tracks ({_TRACK_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8)
 on conflict (id) do nothing
 """
 
@@ -65,7 +65,7 @@ async def save_track(conn: Connection, track: Track, *, authoritative: bool) -> 
 
 async def queued_entry_for_track(conn: Connection, session_id: UUID, track_id: str) -> UUID | None:
     value = await conn.fetchval(
-        "select id from public.queue_entries"
+        "select id from queueit.queue_entries"
         " where session_id = $1 and track_id = $2 and status = 'queued'",
         session_id,
         track_id,
@@ -78,7 +78,7 @@ async def insert_entry(
 ) -> UUID | None:
     """The new entry, or None when the track is already queued (a concurrent add won)."""
     value = await conn.fetchval(
-        "insert into public.queue_entries (session_id, track_id, added_by) values ($1, $2, $3)"
+        "insert into queueit.queue_entries (session_id, track_id, added_by) values ($1, $2, $3)"
         " on conflict (session_id, track_id) where status = 'queued' do nothing returning id",
         session_id,
         track_id,
@@ -89,7 +89,7 @@ async def insert_entry(
 
 async def insert_upvote(conn: Connection, entry_id: UUID, session_id: UUID, user_id: UUID) -> None:
     await conn.execute(
-        "insert into public.votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
+        "insert into queueit.votes (entry_id, session_id, user_id, value) values ($1, $2, $3, 1)",
         entry_id,
         session_id,
         user_id,
@@ -104,7 +104,7 @@ async def lock_adds_of(conn: Connection, user_id: UUID) -> None:
 async def count_queued_by(conn: Connection, session_id: UUID, user_id: UUID) -> int:
     return int(
         await conn.fetchval(
-            "select count(*) from public.queue_entries"
+            "select count(*) from queueit.queue_entries"
             " where session_id = $1 and added_by = $2 and status = 'queued'",
             session_id,
             user_id,
@@ -127,7 +127,7 @@ async def cast_vote(conn: Connection, entry_id: UUID, value: int) -> VoteOutcome
 
 async def entry(conn: Connection, entry_id: UUID) -> Entry | None:
     row = await conn.fetchrow(
-        "select session_id, status, added_by from public.queue_entries where id = $1", entry_id
+        "select session_id, status, added_by from queueit.queue_entries where id = $1", entry_id
     )
     if row is None:
         return None
@@ -136,7 +136,7 @@ async def entry(conn: Connection, entry_id: UUID) -> Entry | None:
 
 async def mark_removed(conn: Connection, entry_id: UUID) -> bool:
     value = await conn.fetchval(
-        "update public.queue_entries set status = 'removed'"
+        "update queueit.queue_entries set status = 'removed'"
         " where id = $1 and status = 'queued' returning id",
         entry_id,
     )
