@@ -20,8 +20,19 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from tools.contract import ASYNCAPI, OPENAPI, REPO, RefError, Specs, deref, load_yaml
+from tools.contract import (
+    ASYNCAPI,
+    OPENAPI,
+    REPO,
+    Node,
+    RefError,
+    Specs,
+    deref,
+    load_yaml,
+    pointer_get,
+)
 from tools.outdir import replace
+from tools.portable import is_null_schema
 
 DATAMODEL_CODEGEN_VERSION = "0.89.0"
 PACKAGE = "queueit_contract"
@@ -144,6 +155,85 @@ def _wire_datetimes(text: str) -> str:
     return "".join(out) + "\n\n" + WIRE_DATETIME.strip() + "\n\n\n" + body.lstrip("\n")
 
 
+_IS_NONE = """
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+"""
+
+
+def _admits_null(schema: Node) -> bool:
+    value = deref(schema).value
+    if not isinstance(value, dict):
+        return True
+    declared = value.get("type")
+    if declared == "null" or (isinstance(declared, list) and "null" in declared):
+        return True
+    if declared is None and not any(k in value for k in ("properties", "enum", "const")):
+        branches = [b for k in ("anyOf", "oneOf") for b in value.get(k) or []]
+        return not branches or any(is_null_schema(b) for b in branches)
+    return False
+
+
+def _omitted_when_absent(specs: Specs, models: list[dict[str, str]]) -> dict[str, set[str]]:
+    """class name -> fields the spec neither requires nor lets be null (and gives no default)."""
+    out: dict[str, set[str]] = {}
+    for model in models:
+        ref = model.get("source_ref") or ""
+        pointer = ref.split("#", 1)[1] if "#" in ref else ""
+        try:
+            node = Node(pointer_get(specs.openapi.value, pointer), specs.openapi.file, pointer)
+        except (KeyError, IndexError, ValueError):
+            continue
+        props = node.get("properties") if isinstance(node.value, dict) else None
+        required = set(node.value.get("required") or []) if props is not None else set()
+        for name in props.value if props is not None else ():
+            prop = props.child(name)
+            if name in required or "default" in deref(prop).value or _admits_null(prop):
+                continue
+            out.setdefault(model["class_name"], set()).add(name)
+    return out
+
+
+def _omit_none(text: str, fields: dict[str, set[str]]) -> str:
+    """A field the spec does not let be null is left out of the JSON when it is None.
+
+    datamodel-codegen types an optional field `X | None = None` whether or not the spec allows
+    null, and pydantic writes None as `null`; for a field that may only be absent (the portable
+    form of an optional object, tools/portable.py) that would break the contract.
+    """
+    if not fields:
+        return text
+    lines = text.splitlines(keepends=True)
+    current = None
+    for i, line in enumerate(lines):
+        match = re.match(r"class (\w+)\b", line)
+        if match:
+            current = match.group(1)
+            continue
+        field = re.match(r"    (\w+): (.*)\n", line)
+        if current is None or not field or field.group(1) not in fields.get(current, ()):
+            continue
+        name, rest = field.groups()
+        if rest.startswith("Annotated["):
+            j = next(k for k in range(i, len(lines)) if "Field(" in lines[k])
+            if lines[j].endswith("Field(\n"):  # arguments on the lines below
+                indent = lines[j + 1][: len(lines[j + 1]) - len(lines[j + 1].lstrip())]
+                lines[j] += f"{indent}exclude_if=_is_none,\n"
+            else:
+                lines[j] = lines[j].replace("Field(", "Field(exclude_if=_is_none, ", 1)
+        elif rest.endswith("| None = None"):
+            kind = rest.removesuffix(" = None")
+            lines[i] = f"    {name}: Annotated[{kind}, Field(exclude_if=_is_none)] = None\n"
+        else:
+            raise SystemExit(f"gen_python: cannot mark {current}.{name} ({rest!r})")
+    text = "".join(lines)
+    first_class = text.index("\nclass ") if "\nclass " in text else len(text)
+    head, body = text[:first_class], text[first_class:]
+    return head.rstrip("\n") + "\n" + _IS_NONE + "\n" + body
+
+
 def _component_index(models: list[dict[str, str]], source: Path) -> str:
     names = []
     for model in models:
@@ -232,6 +322,7 @@ def generate(root: Path, out: Path) -> None:
     models = _codegen(root, OPENAPI, pkg / "models.py", ["--input-file-type", "openapi"])
     text = _annotate_sources((pkg / "models.py").read_text(), models, OPENAPI)
     text = _wire_datetimes(text)
+    text = _omit_none(text, _omitted_when_absent(specs, models))
     (pkg / "models.py").write_text(text.rstrip("\n") + "\n" + _component_index(models, OPENAPI))
 
     if _asyncapi_only_payloads(specs):

@@ -21,7 +21,7 @@ from openapi_schema_validator import OAS31Validator, oas31_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tools import asyncapi_validate
+from tools import asyncapi_validate, portable
 from tools.contract import (
     LOOKS_LIKE_DATETIME,
     REPO,
@@ -386,6 +386,11 @@ def check_request_id_header(specs: Specs) -> list[str]:
     return problems
 
 
+def check_portable_shapes(specs: Specs) -> list[str]:
+    """No property shape a mainstream generator drops or misreads (tools/portable.py)."""
+    return portable.portability_problems(specs, specs.root)
+
+
 CHECKS: dict[str, Callable[[Specs], list[str]]] = {
     "openapi is valid OpenAPI 3.1": check_openapi_valid,
     "asyncapi is valid AsyncAPI 3.0": check_asyncapi_valid,
@@ -399,6 +404,7 @@ CHECKS: dict[str, Callable[[Specs], list[str]]] = {
     "problem+json schema": check_problem_schema,
     "bodies are component schemas": check_bodies_are_components,
     "responses document X-Request-ID": check_request_id_header,
+    "schemas use portable shapes": check_portable_shapes,
 }
 
 

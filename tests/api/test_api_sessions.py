@@ -190,6 +190,8 @@ async def test_playback_state_machine_and_history(actor: Any, db: Database) -> N
     assert playing["playback"]["state"] == "playing"
     assert playing["playback"]["current"]["id"] == high["id"]
     assert playing["playback"]["current"]["status"] == "playing"
+    # `current_entry`: the portable name of the deprecated `current` (tools/portable.py)
+    assert playing["playback"]["current_entry"] == playing["playback"]["current"]
     assert [e["id"] for e in playing["queue"]] == [low["id"]]
     paused = ok(await co.control("pause"))  # co-hosts control playback too
     assert paused["playback"]["state"] == "paused"
@@ -210,13 +212,18 @@ async def test_playback_state_machine_and_history(actor: Any, db: Database) -> N
     }
     events = await events_of(db, s["id"], after=seq_before)
     assert types(events) == ["playback_changed"] * 5
+    # the stored payloads: `finished_entry` only where something finished, never null
+    raw = [e.data.model_dump(mode="json") for e in events]
+    assert ["finished_entry" in r for r in raw] == [False, False, False, True, True]
+    assert all(r["finished_entry"] == r["finished"] for r in raw[3:])
+    assert [("current_entry" in r["playback"]) for r in raw] == [True, True, True, True, False]
     assert [e.data.action.value for e in events] == ["play", "pause", "play", "next", "skip"]
-    assert events[0].data.finished is None and events[0].data.playback.current.id == uuid.UUID(
-        high["id"]
-    )
-    assert events[3].data.finished.id == uuid.UUID(high["id"])
-    assert events[3].data.finished.status.value == "played"
-    assert events[4].data.finished.status.value == "skipped"
+    first_play = events[0].data
+    assert first_play.finished_entry is None
+    assert first_play.playback.current_entry.id == uuid.UUID(high["id"])
+    assert events[3].data.finished_entry.id == uuid.UUID(high["id"])
+    assert events[3].data.finished_entry.status.value == "played"
+    assert events[4].data.finished_entry.status.value == "skipped"
 
     history = ok(await guest.client.get(f"/api/v1/sessions/{s['id']}/history"))["history"]
     assert [(h["id"], h["status"]) for h in history] == [
@@ -281,7 +288,7 @@ async def test_vote_to_skip(actor: Any, db: Database) -> None:
     ]
     assert [e.data.skip_votes for e in events[:3]] == [1, 2, 3]
     assert events[3].data.action.value == "skip"
-    assert events[3].data.finished.id == uuid.UUID(first["id"])
+    assert events[3].data.finished_entry.id == uuid.UUID(first["id"])
     outsider = await actor("outsider")
     problem(await outsider.skip_vote(s["id"]), 403, "not_member")
     problem(await outsider.skip_vote(uuid.uuid4()), 404, "session_not_found")

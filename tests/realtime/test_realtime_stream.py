@@ -167,6 +167,7 @@ async def test_resume_with_since_gets_exactly_the_missed_events(
     assert page["latest_seq"] == live[-1]
     assert page["has_more"] is False
     assert page["snapshot"] is None
+    assert "resync_snapshot" not in page  # the portable name is left out, never null
     await client.close()
 
 
@@ -212,6 +213,7 @@ async def test_since_too_old_or_unknown_gets_a_snapshot(
     validate_schema("EventsPage", page)
     assert page["events"] == [] and page["has_more"] is False
     assert page["snapshot"]["seq"] == page["latest_seq"] == seqs[-1]
+    assert page["resync_snapshot"] == page["snapshot"]  # deprecated name and new name agree
 
     # pruned rows: the same answer once the table no longer has them
     async with db.system_conn() as conn:

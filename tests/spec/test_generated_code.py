@@ -279,3 +279,20 @@ def test_no_realtime_module_when_everything_lives_in_openapi(tmp_path: Path) -> 
     out = tmp_path / "py"
     gen_python.generate(REPO / "tests" / "spec" / "fixtures" / "mini", out)
     assert not (out / "queueit_contract" / "realtime.py").exists()
+
+
+def test_python_leaves_out_a_none_the_spec_does_not_allow(models: Any) -> None:
+    """An optional property the spec does not let be null (the portable form of an optional
+    object) is left out of the JSON when None; a nullable one still says `null`."""
+    playback = models.Playback(
+        state="stopped", current=None, started_at=None, skip_votes=0, skip_votes_needed=1
+    )
+    dumped = json.loads(models.Playback.__pydantic_serializer__.to_json(playback))
+    assert "current_entry" not in dumped
+    assert dumped["current"] is None and dumped["started_at"] is None
+    assert "current_entry" not in playback.model_dump(mode="json")
+
+    marked = gen_python._omitted_when_absent(
+        Specs(REPO), [{"class_name": "Playback", "source_ref": "x#/components/schemas/Playback"}]
+    )
+    assert marked == {"Playback": {"current_entry"}}

@@ -39,6 +39,13 @@ Timestamp = TypeAliasType(
 
 
 # Source: openapi/queueit.yaml#/components/schemas/ProblemCode
+
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class ProblemCode(StrEnum):
     """
     Stable machine-readable error code. Clients switch on this, never on `detail`. New codes
@@ -129,17 +136,17 @@ class Problem(BaseModel):
     detail: Annotated[
         str, Field(description="Human-readable explanation for this occurrence.")
     ]
-    instance: Annotated[str | None, Field(description="The request path.")] = None
+    instance: Annotated[str | None, Field(exclude_if=_is_none, description="The request path.")] = None
     code: ProblemCode
     request_id: Annotated[
         str, Field(description="Equals the `X-Request-ID` response header.")
     ]
     errors: Annotated[
-        list[FieldError] | None, Field(description="Field problems (422).")
+        list[FieldError] | None, Field(exclude_if=_is_none, description="Field problems (422).")
     ] = None
     checks: Annotated[
         dict[str, str] | None,
-        Field(description="Readiness problems by dependency (healthz 503)."),
+        Field(exclude_if=_is_none, description="Readiness problems by dependency (healthz 503)."),
     ] = None
 
 
@@ -266,8 +273,10 @@ class QueuedSong(BaseModel):
     song: Track
     added_by: User
     finished_at: Annotated[
-        Timestamp | None,
-        Field(description="When it was played to the end or skipped (history only)."),
+        WireDatetime | None,
+        Field(
+            description="When it was played to the end or skipped (history only). A Timestamp or null."
+        ),
     ] = None
 
 
@@ -284,7 +293,12 @@ class Session(BaseModel):
     created_at: Timestamp
     host: User
     status: SessionStatus
-    ended_at: Timestamp | None
+    ended_at: Annotated[
+        WireDatetime | None,
+        Field(
+            description="When the session ended; null while it is active. A Timestamp or null."
+        ),
+    ]
     member_count: Annotated[int, Field(ge=0)]
 
 
@@ -302,11 +316,21 @@ class Playback(BaseModel):
     """
 
     state: PlaybackState
-    current: QueuedSong | None
-    started_at: Annotated[
-        Timestamp | None,
+    current: Annotated[
+        QueuedSong | None,
         Field(
-            description="When `current` started playing, moved later by the time it spent paused: while\nplaying, the position in the track is now − `started_at`.\n"
+            deprecated=True,
+            description="Deprecated: read `current_entry` (the same entry; absent instead of null). Kept for\napps built against 1.0; Apple's swift-openapi-generator drops this property.\n",
+        ),
+    ]
+    current_entry: Annotated[
+        QueuedSong | None,
+        Field(exclude_if=_is_none, description="The entry playing or paused; absent when nothing is."),
+    ] = None
+    started_at: Annotated[
+        WireDatetime | None,
+        Field(
+            description="When `current_entry` started playing, moved later by the time it spent paused: while\nplaying, the position in the track is now − `started_at`. A Timestamp or null.\n"
         ),
     ]
     skip_votes: Annotated[int, Field(ge=0)]
@@ -359,13 +383,13 @@ class SessionSettingsUpdate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    queue_locked: bool | None = None
-    allow_downvotes: bool | None = None
+    queue_locked: Annotated[bool | None, Field(exclude_if=_is_none)] = None
+    allow_downvotes: Annotated[bool | None, Field(exclude_if=_is_none)] = None
     max_queued_per_user: Annotated[int | None, Field(ge=1, le=1000)] = None
     max_track_duration_ms: Annotated[int | None, Field(ge=1000, le=86400000)] = None
-    allow_explicit: bool | None = None
-    skip_vote_share: Annotated[float | None, Field(gt=0.0, le=1.0)] = None
-    skip_vote_min: Annotated[int | None, Field(ge=1, le=1000)] = None
+    allow_explicit: Annotated[bool | None, Field(exclude_if=_is_none)] = None
+    skip_vote_share: Annotated[float | None, Field(exclude_if=_is_none, gt=0.0, le=1.0)] = None
+    skip_vote_min: Annotated[int | None, Field(exclude_if=_is_none, ge=1, le=1000)] = None
 
 
 # Source: openapi/queueit.yaml#/components/schemas/MemberRole
@@ -413,11 +437,12 @@ class CreateSessionRequest(BaseModel):
     join_code: Annotated[
         str | None,
         Field(
+            exclude_if=_is_none,
             description="The code guests will type; 4–12 letters and digits, case-insensitive.",
             pattern="^[A-Za-z0-9]{4,12}$",
         ),
     ] = None
-    settings: SessionSettingsUpdate | None = None
+    settings: Annotated[SessionSettingsUpdate | None, Field(exclude_if=_is_none)] = None
 
 
 # Source: openapi/queueit.yaml#/components/schemas/JoinSessionRequest
@@ -574,7 +599,17 @@ class VotesUpdatedEvent(BaseModel):
 class PlaybackChangedEventData(BaseModel):
     action: PlaybackAction
     playback: Playback
-    finished: QueuedSong | None
+    finished: Annotated[
+        QueuedSong | None,
+        Field(
+            deprecated=True,
+            description="Deprecated: read `finished_entry` (the same entry; absent instead of null). Kept\nfor apps built against 1.0; Apple's swift-openapi-generator drops this property.\n",
+        ),
+    ]
+    finished_entry: Annotated[
+        QueuedSong | None,
+        Field(exclude_if=_is_none, description="The entry that just went to history; absent when none did."),
+    ] = None
 
 
 # Source: openapi/queueit.yaml#/components/schemas/PlaybackChangedEvent
@@ -744,7 +779,7 @@ class PingMessage(BaseModel):
 
     type: Literal["ping"]
     at: Annotated[
-        Timestamp | None, Field(description="Sender's clock (server pings only).")
+        Timestamp | None, Field(exclude_if=_is_none, description="Sender's clock (server pings only).")
     ] = None
 
 
@@ -856,9 +891,17 @@ class EventsPage(BaseModel):
     snapshot: Annotated[
         CurrentSessionResponse | None,
         Field(
-            description="Set when `since` was older than the events kept; start over from it."
+            deprecated=True,
+            description="Deprecated: read `resync_snapshot` (the same state; absent instead of null). Kept for\napps built against 1.0; Apple's swift-openapi-generator drops this property.\n",
         ),
     ]
+    resync_snapshot: Annotated[
+        CurrentSessionResponse | None,
+        Field(
+            exclude_if=_is_none,
+            description="Present when `since` was older than the events kept: start over from this state\n(then `events` is empty); absent otherwise.\n"
+        ),
+    ] = None
 
 
 # Every model of a named schema, by its name in openapi/queueit.yaml#/components/schemas.

@@ -89,7 +89,8 @@ async def read_events_page(
                     "events": [],
                     "latest_seq": int(snap["seq"]),
                     "has_more": False,
-                    "snapshot": snap,
+                    "snapshot": snap,  # deprecated name, kept for 1.0 apps
+                    "resync_snapshot": snap,
                 }
             page = rows[:limit]
             return {
@@ -97,6 +98,6 @@ async def read_events_page(
                 "events": [event_dict(session_id, row) for row in page],
                 "latest_seq": int(page[-1]["seq"]) if page else since,
                 "has_more": len(rows) > limit,
-                "snapshot": None,
+                "snapshot": None,  # `resync_snapshot` is left out instead (never null)
             }
     return member

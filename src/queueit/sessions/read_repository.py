@@ -150,10 +150,21 @@ def _json(value: Any) -> dict[str, Any] | None:
     return cast("dict[str, Any] | None", value)
 
 
+def _with_current_entry(playback: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Playback's `current_entry` is `current` under its portable name: the same entry, left
+    out (never null) when nothing plays. `current` stays, deprecated, for 1.0 apps."""
+    if playback is not None and playback.get("current") is not None:
+        playback["current_entry"] = playback["current"]
+    return playback
+
+
 async def snapshot(conn: Connection, session_id: UUID | None) -> dict[str, Any] | None:
     """The caller's view of `session_id` (their current session when None) as a
     CurrentSessionResponse, or None when the caller is not a member of it."""
-    return _json(await conn.fetchval(_SNAPSHOT, session_id))
+    data = _json(await conn.fetchval(_SNAPSHOT, session_id))
+    if data is not None:
+        _with_current_entry(data["playback"])
+    return data
 
 
 async def queued_song(
@@ -164,7 +175,7 @@ async def queued_song(
 
 async def playback(conn: Connection, session_id: UUID) -> dict[str, Any] | None:
     """The session's Playback (for events: no emails)."""
-    return _json(await conn.fetchval(_PLAYBACK, session_id))
+    return _with_current_entry(_json(await conn.fetchval(_PLAYBACK, session_id)))
 
 
 async def settings(conn: Connection, session_id: UUID) -> dict[str, Any] | None:

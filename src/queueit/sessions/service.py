@@ -139,7 +139,10 @@ async def playback_changed(
         session_id,
         "playback_changed",
         PlaybackChangedEventData(
-            action=action, playback=Playback.model_validate(data), finished=finished
+            action=action,
+            playback=Playback.model_validate(data),
+            finished=finished,  # deprecated name, kept for 1.0 apps
+            finished_entry=finished,  # left out of the JSON when None
         ),
     )
 

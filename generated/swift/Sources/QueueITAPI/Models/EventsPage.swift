@@ -16,15 +16,18 @@ public struct EventsPage: Sendable, Codable, Hashable {
     /** The `seq` to ask from next. */
     public var latestSeq: Int64
     public var hasMore: Bool
-    /** Set when `since` was older than the events kept; start over from it. */
+    /** Deprecated: read `resync_snapshot` (the same state; absent instead of null). Kept for apps built against 1.0; Apple's swift-openapi-generator drops this property.  */
     public var snapshot: CurrentSessionResponse?
+    /** Present when `since` was older than the events kept: start over from this state (then `events` is empty); absent otherwise.  */
+    public var resyncSnapshot: CurrentSessionResponse?
 
-    public init(sessionId: UUID, events: [SessionEvent], latestSeq: Int64, hasMore: Bool, snapshot: CurrentSessionResponse?) {
+    public init(sessionId: UUID, events: [SessionEvent], latestSeq: Int64, hasMore: Bool, snapshot: CurrentSessionResponse?, resyncSnapshot: CurrentSessionResponse? = nil) {
         self.sessionId = sessionId
         self.events = events
         self.latestSeq = latestSeq
         self.hasMore = hasMore
         self.snapshot = snapshot
+        self.resyncSnapshot = resyncSnapshot
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -33,6 +36,7 @@ public struct EventsPage: Sendable, Codable, Hashable {
         case latestSeq = "latest_seq"
         case hasMore = "has_more"
         case snapshot
+        case resyncSnapshot = "resync_snapshot"
     }
 
     // Encodable protocol methods
@@ -44,6 +48,7 @@ public struct EventsPage: Sendable, Codable, Hashable {
         try container.encode(latestSeq, forKey: .latestSeq)
         try container.encode(hasMore, forKey: .hasMore)
         try container.encode(snapshot, forKey: .snapshot)
+        try container.encodeIfPresent(resyncSnapshot, forKey: .resyncSnapshot)
     }
 }
 

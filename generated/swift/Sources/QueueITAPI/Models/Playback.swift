@@ -14,15 +14,19 @@ public struct Playback: Sendable, Codable, Hashable {
     public static let skipVotesRule = NumericRule<Int>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public static let skipVotesNeededRule = NumericRule<Int>(minimum: 1, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public var state: PlaybackState
+    /** Deprecated: read `current_entry` (the same entry; absent instead of null). Kept for apps built against 1.0; Apple's swift-openapi-generator drops this property.  */
     public var current: QueuedSong?
-    /** When `current` started playing, moved later by the time it spent paused: while playing, the position in the track is now − `started_at`.  */
+    /** The entry playing or paused; absent when nothing is. */
+    public var currentEntry: QueuedSong?
+    /** When `current_entry` started playing, moved later by the time it spent paused: while playing, the position in the track is now − `started_at`. A Timestamp or null.  */
     public var startedAt: Date?
     public var skipVotes: Int
     public var skipVotesNeeded: Int
 
-    public init(state: PlaybackState, current: QueuedSong?, startedAt: Date?, skipVotes: Int, skipVotesNeeded: Int) {
+    public init(state: PlaybackState, current: QueuedSong?, currentEntry: QueuedSong? = nil, startedAt: Date?, skipVotes: Int, skipVotesNeeded: Int) {
         self.state = state
         self.current = current
+        self.currentEntry = currentEntry
         self.startedAt = startedAt
         self.skipVotes = skipVotes
         self.skipVotesNeeded = skipVotesNeeded
@@ -31,6 +35,7 @@ public struct Playback: Sendable, Codable, Hashable {
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case state
         case current
+        case currentEntry = "current_entry"
         case startedAt = "started_at"
         case skipVotes = "skip_votes"
         case skipVotesNeeded = "skip_votes_needed"
@@ -42,6 +47,7 @@ public struct Playback: Sendable, Codable, Hashable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(state, forKey: .state)
         try container.encode(current, forKey: .current)
+        try container.encodeIfPresent(currentEntry, forKey: .currentEntry)
         try container.encode(startedAt, forKey: .startedAt)
         try container.encode(skipVotes, forKey: .skipVotes)
         try container.encode(skipVotesNeeded, forKey: .skipVotesNeeded)

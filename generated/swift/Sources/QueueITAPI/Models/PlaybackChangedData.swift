@@ -12,18 +12,23 @@ public struct PlaybackChangedData: Sendable, Codable, Hashable {
 
     public var action: PlaybackAction
     public var playback: Playback
+    /** Deprecated: read `finished_entry` (the same entry; absent instead of null). Kept for apps built against 1.0; Apple's swift-openapi-generator drops this property.  */
     public var finished: QueuedSong?
+    /** The entry that just went to history; absent when none did. */
+    public var finishedEntry: QueuedSong?
 
-    public init(action: PlaybackAction, playback: Playback, finished: QueuedSong?) {
+    public init(action: PlaybackAction, playback: Playback, finished: QueuedSong?, finishedEntry: QueuedSong? = nil) {
         self.action = action
         self.playback = playback
         self.finished = finished
+        self.finishedEntry = finishedEntry
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case action
         case playback
         case finished
+        case finishedEntry = "finished_entry"
     }
 
     // Encodable protocol methods
@@ -33,6 +38,7 @@ public struct PlaybackChangedData: Sendable, Codable, Hashable {
         try container.encode(action, forKey: .action)
         try container.encode(playback, forKey: .playback)
         try container.encode(finished, forKey: .finished)
+        try container.encodeIfPresent(finishedEntry, forKey: .finishedEntry)
     }
 }
 

@@ -19,7 +19,7 @@ public struct QueuedSong: Sendable, Codable, Hashable {
     public var votes: Int
     public var song: Track
     public var addedBy: User
-    /** When it was played to the end or skipped (history only). */
+    /** When it was played to the end or skipped (history only). A Timestamp or null. */
     public var finishedAt: Date?
 
     public init(id: UUID, status: QueueEntryStatus, addedAt: Date, votes: Int, song: Track, addedBy: User, finishedAt: Date? = nil) {

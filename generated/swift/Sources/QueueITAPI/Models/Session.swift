@@ -18,7 +18,7 @@ public struct Session: Sendable, Codable, Hashable {
     public var createdAt: Date
     public var host: User
     public var status: SessionStatus
-    /** RFC 3339 UTC date-time with `Z` and whole seconds. */
+    /** When the session ended; null while it is active. A Timestamp or null. */
     public var endedAt: Date?
     public var memberCount: Int
 
