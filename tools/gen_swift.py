@@ -27,6 +27,9 @@ from tools.outdir import replace
 OPENAPI_GENERATOR_VERSION = "7.26.0"
 PROJECT = "QueueITAPI"
 TEMPLATES = Path(__file__).resolve().parent / "swift-templates"
+# Hand-written Swift the generator cannot produce, copied into Sources/QueueITAPI/Support with a
+# header naming its source (edit it there, never in generated/).
+SUPPORT = Path(__file__).resolve().parent / "swift-support"
 
 ADDITIONAL_PROPERTIES = {
     "projectName": PROJECT,
@@ -142,6 +145,27 @@ def _rewrite_header(path: Path, components: set[str]) -> None:
     path.write_text(header + text[match.end() :])
 
 
+def _copy_support(dest: Path) -> None:
+    """Copy tools/swift-support/*.swift into the package, each with a DO NOT EDIT header."""
+    sources = sorted(SUPPORT.glob("*.swift"))
+    if not sources:
+        return
+    dest.mkdir(parents=True)
+    for src in sources:
+        header = "\n".join(
+            [
+                "//",
+                f"// {src.name}",
+                "//",
+                "// DO NOT EDIT. Copied by `make generate` (tools/gen_swift.py); edit the source.",
+                f"// Source: tools/swift-support/{src.name} (hand-written, not generated)",
+                "//",
+                "",
+            ]
+        )
+        (dest / src.name).write_text(header + src.read_text())
+
+
 README = """\
 # QueueITAPI (generated)
 
@@ -154,6 +178,8 @@ the spec and regenerate; CI fails when this folder differs from what the spec ge
   accepts fractional seconds. A plain `JSONDecoder` with `.iso8601` decodes the models too.
 - Enums and the event union decode values they do not know to `.unknownDefaultOpenApi`.
 - Depends on Foundation only; on Linux URLSession comes from FoundationNetworking.
+- `Sources/QueueITAPI/Support/` is hand-written Swift (tools/swift-support), copied in: what
+  the generator cannot express, e.g. `CurrentSessionResponse.myVote(for: UUID)`.
 
 Generator options: {options}
 """
@@ -184,6 +210,7 @@ def generate(root: Path, out: Path) -> None:
     for path in sorted(out.rglob("*.swift")):
         if path.name != "Package.swift":
             _rewrite_header(path, components)
+    _copy_support(out / "Sources" / PROJECT / "Support")
     package = out / "Package.swift"
     first, rest = package.read_text().split("\n", 1)  # the tools-version line must stay first
     package.write_text(

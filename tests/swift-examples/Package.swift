@@ -17,6 +17,12 @@ let package = Package(
             path: "Tests/ExamplesTests",
             exclude: ["Generated/examples.json"]
         ),
+        // The hand-written Swift of the package (tools/swift-support, copied into generated/swift).
+        .testTarget(
+            name: "SupportTests",
+            dependencies: [.product(name: "QueueITAPI", package: "swift")],
+            path: "Tests/SupportTests"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -9,7 +9,7 @@ from enum import IntEnum, StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 from typing_extensions import TypeAliasType
 
 
@@ -852,8 +852,10 @@ class CurrentSessionResponse(BaseModel):
     settings: SessionSettings
     my_role: MemberRole
     my_votes: Annotated[
-        dict[str, VoteValue],
-        Field(description="The caller's non-zero votes, by queued entry id."),
+        dict[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")], VoteValue],
+        Field(
+            description="The caller's non-zero votes, by queued entry id. Keys are lowercase UUIDs (Swift:\n`myVote(for: entry.id)` or `myVotesByEntry`, not `myVotes[entry.id.uuidString]`,\nwhich is uppercase on Apple platforms).\n"
+        ),
     ]
     seq: Annotated[int, Field(ge=0)]
 

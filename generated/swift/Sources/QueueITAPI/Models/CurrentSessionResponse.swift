@@ -18,7 +18,7 @@ public struct CurrentSessionResponse: Sendable, Codable, Hashable {
     public var playback: Playback
     public var settings: SessionSettings
     public var myRole: MemberRole
-    /** The caller's non-zero votes, by queued entry id. */
+    /** The caller's non-zero votes, by queued entry id. Keys are lowercase UUIDs (Swift: `myVote(for: entry.id)` or `myVotesByEntry`, not `myVotes[entry.id.uuidString]`, which is uppercase on Apple platforms).  */
     public var myVotes: [String: VoteValue]
     public var seq: Int64
 
