@@ -59,6 +59,40 @@ _STOCK_HEADER = re.compile(
 )
 
 
+# One-line changes to stock swift6 templates, applied to a copy taken from the pinned jar (so the
+# override stays the stock template plus this change). Each says why.
+TEMPLATE_PATCHES: dict[str, list[tuple[str, str, str]]] = {
+    "modelObject.mustache": [
+        (
+            "{{^required}} = {{#vendorExtensions.x-null-encodable}}.encodeNull"
+            "{{/vendorExtensions.x-null-encodable}}",
+            "{{^required}} = {{#vendorExtensions.x-null-encodable}}.encodeNothing"
+            "{{/vendorExtensions.x-null-encodable}}",
+            # An `x-null-encodable` property of an update is "leave unchanged" unless the app
+            # says otherwise; the stock default (`.encodeNull`) would clear it.
+            "three-way update fields default to leave-unchanged",
+        )
+    ],
+}
+
+
+def _templates(scratch: Path) -> Path:
+    """tools/swift-templates plus the patched stock templates, in one folder for the generator."""
+    import zipfile
+
+    out = scratch / "templates"
+    shutil.copytree(TEMPLATES, out)
+    with zipfile.ZipFile(_jar()) as jar:
+        for name, patches in TEMPLATE_PATCHES.items():
+            text = jar.read(f"swift6/{name}").decode()
+            for old, new, why in patches:
+                if text.count(old) != 1:
+                    raise SystemExit(f"template patch {name!r} ({why}) no longer applies")
+                text = text.replace(old, new)
+            (out / name).write_text(text)
+    return out
+
+
 def _java() -> str:
     home = os.environ.get("JAVA_HOME")
     if home and (Path(home) / "bin" / "java").is_file():
@@ -90,7 +124,7 @@ def _run_generator(root: Path, scratch: Path) -> None:
         "--output",
         str(scratch),
         "--template-dir",
-        str(TEMPLATES),
+        str(_templates(scratch.parent)),
         "--additional-properties",
         ",".join(f"{k}={v}" for k, v in ADDITIONAL_PROPERTIES.items()),
         "--global-property",

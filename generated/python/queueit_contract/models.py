@@ -377,7 +377,10 @@ class SessionSettings(BaseModel):
 # Source: openapi/queueit.yaml#/components/schemas/SessionSettingsUpdate
 class SessionSettingsUpdate(BaseModel):
     """
-    The settings to change; absent fields keep their value.
+    The settings to change; absent fields keep their value. A cap (`max_queued_per_user`,
+    `max_track_duration_ms`) has three states: absent = leave unchanged, a number = set,
+    `null` = clear (no cap).
+
     """
 
     model_config = ConfigDict(

@@ -8,7 +8,7 @@
 
 import Foundation
 
-/** The settings to change; absent fields keep their value. */
+/** The settings to change; absent fields keep their value. A cap (&#x60;max_queued_per_user&#x60;, &#x60;max_track_duration_ms&#x60;) has three states: absent &#x3D; leave unchanged, a number &#x3D; set, &#x60;null&#x60; &#x3D; clear (no cap).  */
 public struct SessionSettingsUpdate: Sendable, Codable, Hashable {
 
     public static let maxQueuedPerUserRule = NumericRule<Int>(minimum: 1, exclusiveMinimum: false, maximum: 1000, exclusiveMaximum: false, multipleOf: nil)
@@ -17,13 +17,13 @@ public struct SessionSettingsUpdate: Sendable, Codable, Hashable {
     public static let skipVoteMinRule = NumericRule<Int>(minimum: 1, exclusiveMinimum: false, maximum: 1000, exclusiveMaximum: false, multipleOf: nil)
     public var queueLocked: Bool?
     public var allowDownvotes: Bool?
-    public var maxQueuedPerUser: Int?
-    public var maxTrackDurationMs: Int?
+    public var maxQueuedPerUser: NullEncodable<Int>
+    public var maxTrackDurationMs: NullEncodable<Int>
     public var allowExplicit: Bool?
     public var skipVoteShare: Double?
     public var skipVoteMin: Int?
 
-    public init(queueLocked: Bool? = nil, allowDownvotes: Bool? = nil, maxQueuedPerUser: Int? = nil, maxTrackDurationMs: Int? = nil, allowExplicit: Bool? = nil, skipVoteShare: Double? = nil, skipVoteMin: Int? = nil) {
+    public init(queueLocked: Bool? = nil, allowDownvotes: Bool? = nil, maxQueuedPerUser: NullEncodable<Int> = .encodeNothing, maxTrackDurationMs: NullEncodable<Int> = .encodeNothing, allowExplicit: Bool? = nil, skipVoteShare: Double? = nil, skipVoteMin: Int? = nil) {
         self.queueLocked = queueLocked
         self.allowDownvotes = allowDownvotes
         self.maxQueuedPerUser = maxQueuedPerUser
@@ -49,8 +49,14 @@ public struct SessionSettingsUpdate: Sendable, Codable, Hashable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(queueLocked, forKey: .queueLocked)
         try container.encodeIfPresent(allowDownvotes, forKey: .allowDownvotes)
-        try container.encodeIfPresent(maxQueuedPerUser, forKey: .maxQueuedPerUser)
-        try container.encodeIfPresent(maxTrackDurationMs, forKey: .maxTrackDurationMs)
+        switch maxQueuedPerUser {
+        case .encodeNothing: break
+        case .encodeNull, .encodeValue: try container.encode(maxQueuedPerUser, forKey: .maxQueuedPerUser)
+        }
+        switch maxTrackDurationMs {
+        case .encodeNothing: break
+        case .encodeNull, .encodeValue: try container.encode(maxTrackDurationMs, forKey: .maxTrackDurationMs)
+        }
         try container.encodeIfPresent(allowExplicit, forKey: .allowExplicit)
         try container.encodeIfPresent(skipVoteShare, forKey: .skipVoteShare)
         try container.encodeIfPresent(skipVoteMin, forKey: .skipVoteMin)
