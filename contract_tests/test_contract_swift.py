@@ -71,9 +71,10 @@ def test_generated_swift_client_against_the_live_server(
     totals = re.findall(r"Executed (\d+) tests?, with (\d+) failures", output)
     assert totals, output[-4000:]
     executed, failures = (int(n) for n in totals[-1])  # the last line is the whole run
-    assert failures == 0 and executed >= 3, output[-4000:]
+    assert failures == 0 and executed >= 4, output[-4000:]
     assert "QUEUEIT-LIVE-PARTY-OK" in output, output[-4000:]
     assert "QUEUEIT-LIVE-SETTINGS-OK" in output, output[-4000:]  # three-way settings update
+    assert "QUEUEIT-LIVE-CLIENT-OK" in output, output[-4000:]  # QueueITClient, typed errors
     decoded = re.search(r"QUEUEIT-CAPTURED-DECODED (\d+)", output)
     assert decoded and int(decoded.group(1)) == 2 * written, output[-4000:]
     STATS.count("swift tests passed", executed)

@@ -213,7 +213,11 @@ the spec and regenerate; CI fails when this folder differs from what the spec ge
 - Enums and the event union decode values they do not know to `.unknownDefaultOpenApi`.
 - Depends on Foundation only; on Linux URLSession comes from FoundationNetworking.
 - `Sources/QueueITAPI/Support/` is hand-written Swift (tools/swift-support), copied in: what
-  the generator cannot express, e.g. `CurrentSessionResponse.myVote(for: UUID)`.
+  the generator cannot express. `QueueITClient(baseURL:tokenProvider:)` (one object, async
+  methods, a bearer token asked for per request, response headers, a stubbable
+  `QueueITTransport`), `QueueITError` (status + decoded `Problem` + `Retry-After`; transport
+  failures apart; `CancellationError` unchanged), `CurrentSessionResponse.myVote(for: UUID)`,
+  `URL` accessors for `format: uri` strings, three-way `NullEncodable` decoding.
 
 Generator options: {options}
 """
