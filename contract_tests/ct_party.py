@@ -24,7 +24,7 @@ import httpx
 ROLES = ("host", "guest", "outsider")
 JOIN_CODE = re.compile(r"^[A-Za-z0-9]{4,12}$")
 # A success of these leaves the party unlike a fresh one (the caller moved, someone left or was
-# removed, roles or rules changed): rebuild it before the next case.
+# removed, roles or rules changed, or an account was deleted): rebuild it before the next case.
 REBUILD_AFTER = {
     "createSession",
     "leaveSession",
@@ -32,6 +32,7 @@ REBUILD_AFTER = {
     "banMember",
     "setMemberRole",
     "updateSessionSettings",
+    "deleteAccount",
 }
 # A success of these changes the queue: re-read its entries before the next case.
 REQUEUE_AFTER = {"addSong", "removeSong", "voteToSkip", "controlSession"}

@@ -213,6 +213,9 @@ def run_tour(live: Any) -> TourResult:
     t.step("guest", "leaveSession", 404)
     t.step("host", "controlSession", 200, body={"action": "end"})
     t.step("host", "getCurrentSession", 404)
+    t.step(None, "deleteAccount", 401)
+    t.step("outsider", "deleteAccount", 204)
+    t.step("outsider", "deleteAccount", 204)  # a retry finds nothing left
 
     # Edges no schema case reaches, same rules.
     t.raw(

@@ -3,7 +3,8 @@
 - `run`: serve on HOST:PORT (127.0.0.1:8000). With no DATABASE_URL it starts the embedded
   PostgreSQL in DATA_DIR and applies the migrations first.
 - `migrate`: apply `supabase/migrations` to DATABASE_URL (or the embedded database).
-- `token NAME`: print a development access token for user NAME (development auth only).
+- `token NAME [--anonymous]`: print a development access token for user NAME (development auth
+  only; `--anonymous` as Supabase's anonymous sign-ins are).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _token(args: argparse.Namespace) -> int:
     from queueit.auth.dev import DevAuthDisabled, mint_dev_token
 
     try:
-        print(mint_dev_token(args.name, get_settings()))
+        print(mint_dev_token(args.name, get_settings(), anonymous=args.anonymous))
     except DevAuthDisabled as exc:
         print(f"queueit token: {exc}", file=sys.stderr)
         return 2
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     mig.set_defaults(func=_migrate)
     tok = sub.add_parser("token", help="print a development access token for user NAME")
     tok.add_argument("name")
+    tok.add_argument("--anonymous", action="store_true", help="an anonymous sign-in (a guest)")
     tok.set_defaults(func=_token)
     args = parser.parse_args(argv)
     result: int = args.func(args)

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     supabase_jwt_issuer: str | None = None  # override; default {SUPABASE_URL}/auth/v1
     supabase_jwt_secret: SecretStr | None = None  # legacy HS256 project secret
     jwt_audience: str = "authenticated"
+    # Server-side only (never logged): deletes Auth users (DELETE /api/v1/me) through the Auth
+    # admin API at {SUPABASE_URL}/auth/v1. Without it, account deletion answers 503.
+    supabase_service_role_key: SecretStr | None = None
+    supabase_auth_url: str | None = None  # override; default {SUPABASE_URL}/auth/v1
     jwks_cache_seconds: int = 600
 
     # Spotify (client credentials). Empty: the bundled offline catalog serves search.
@@ -66,6 +70,7 @@ class Settings(BaseSettings):
     rate_limit_searches_per_minute: int = 120
 
     # Product
+    allow_anonymous_hosts: bool = False  # anonymous sign-ins may open sessions and be co-hosts
     session_idle_minutes: int = 240
     session_idle_warning_minutes: int = 10
 
@@ -74,6 +79,15 @@ class Settings(BaseSettings):
     ws_send_buffer: int = 256  # queued messages per connection before a slow consumer is cut off
     ws_max_message_bytes: int = 16 * 1024
     events_retained: int = 1000  # `since` older than this many events gets a fresh snapshot
+
+    @property
+    def auth_url(self) -> str | None:
+        """Supabase Auth's base URL (the admin API lives under it), when there is one."""
+        if self.supabase_auth_url:
+            return self.supabase_auth_url.rstrip("/")
+        if self.supabase_url:
+            return self.supabase_url.rstrip("/") + "/auth/v1"
+        return None
 
     @property
     def dev_auth(self) -> bool:

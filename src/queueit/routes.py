@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from queueit.account.endpoints import router as account_router
 from queueit.health.endpoints import router as health_router
 from queueit.moderation.endpoints import router as moderation_router
 from queueit.realtime.endpoints import router as realtime_router
@@ -20,5 +21,6 @@ def install(app: FastAPI) -> None:
         songs_router,
         moderation_router,
         realtime_router,
+        account_router,
     ):
         app.include_router(router)

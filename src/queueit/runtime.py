@@ -14,6 +14,7 @@ from uuid import UUID
 from fastapi import FastAPI
 from starlette.requests import HTTPConnection
 
+from queueit.account.auth_admin import AuthAdmin
 from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
 from queueit.db import SERVICE_ROLE, Database, apply, as_login_role, resolve_dsn
@@ -59,6 +60,7 @@ class Runtime:
     verifier: TokenVerifier
     search: SearchService
     limits: Limits
+    auth_admin: AuthAdmin | None = None  # deletes Auth users (DELETE /me); None: not configured
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     hub: RealtimeHub | None = None
 
@@ -98,6 +100,7 @@ class Runtime:
             verifier=TokenVerifier.from_settings(settings),
             search=SearchService.from_settings(settings),
             limits=Limits.from_settings(settings),
+            auth_admin=AuthAdmin.from_settings(settings),
         )
         from queueit.sessions.snapshot import load_current_session  # the feature imports us
 
@@ -139,4 +142,6 @@ class Runtime:
             await self.hub.stop()  # closes every socket with 1001: clients resume with `since`
         await self.search.aclose()
         await self.verifier.aclose()
+        if self.auth_admin is not None:
+            await self.auth_admin.aclose()
         await self.db.close()

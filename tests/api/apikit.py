@@ -135,9 +135,9 @@ class Actor:
         return await self.client.post(f"/api/v1/sessions/{session_id}/skip_vote")
 
 
-def new_actor(server: LiveServer, name: str) -> Actor:
+def new_actor(server: LiveServer, name: str, *, anonymous: bool = False) -> Actor:
     unique = f"{name}-{secrets.token_hex(4)}"
-    token = mint_dev_token(unique, server.settings)
+    token = mint_dev_token(unique, server.settings, anonymous=anonymous)
     client = checked_client(server.url, headers={"Authorization": f"Bearer {token}"})
     return Actor(unique, dev_user_id(unique), token, client)
 

@@ -103,8 +103,10 @@ def start_server(migrated_dsn: str, tmp_path: Path) -> Iterator[Callable[..., Li
 async def actor(api: LiveServer) -> AsyncIterator[Callable[..., Awaitable[Actor]]]:
     made: list[Actor] = []
 
-    async def factory(name: str = "user", *, server: LiveServer | None = None) -> Actor:
-        person = new_actor(server or api, name)
+    async def factory(
+        name: str = "user", *, server: LiveServer | None = None, anonymous: bool = False
+    ) -> Actor:
+        person = new_actor(server or api, name, anonymous=anonymous)
         made.append(person)
         return person
 

@@ -107,3 +107,22 @@ async def test_replayed_old_departures_do_not_close_a_member_who_came_back(
     server.hub.publish(sid, seq)
     assert (await client.next())["seq"] == seq
     await client.close()
+
+
+async def test_a_host_deleting_their_account_closes_the_party_with_4013(
+    db: Database, server: RtServer, user: UserFactory
+) -> None:
+    """DELETE /api/v1/me's SQL (`app.forget_me`): the phones still get the final event."""
+    host, guest = await user("host"), await user("guest")
+    sid = await data.create_session(db, host, [guest])
+    phone = await RtClient.open(server.url, sid, token=guest.token)
+    await phone.next()
+    async with host.tx(db) as conn:
+        rows = await conn.fetch("select session_id, seq from app.forget_me()")
+    assert [r["session_id"] for r in rows] == [sid]
+    server.hub.publish(sid, rows[0]["seq"])
+    code, before = await phone.closed_with()
+    assert code == 4013
+    assert [(m["type"], m["seq"], m["data"]["reason"]) for m in before] == [
+        ("session_ended", rows[0]["seq"], "host_ended")
+    ]

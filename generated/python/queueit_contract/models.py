@@ -89,6 +89,7 @@ class ProblemCode(StrEnum):
     service_unavailable = "service_unavailable"
     unhealthy = "unhealthy"
     internal_error = "internal_error"
+    anonymous_not_allowed = "anonymous_not_allowed"
 
 
 # Source: openapi/queueit.yaml#/components/schemas/FieldLocation

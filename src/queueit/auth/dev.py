@@ -69,12 +69,14 @@ def mint_dev_token(
     *,
     lifetime: timedelta = DEV_TOKEN_LIFETIME,
     now: float | None = None,
+    anonymous: bool = False,
 ) -> str:
     """A development access token for user NAME (what `queueit token NAME` prints).
 
     Claims mirror a Supabase access token: `sub` = uuid5 of the name, `aud` = the configured
     audience, `iss` = `DEV_ISSUER`, `role` = "authenticated", `email` = NAME@queueit.local,
-    `user_metadata.username` = NAME, `exp` = now + `lifetime` (24 h by default).
+    `user_metadata.username` = NAME, `exp` = now + `lifetime` (24 h by default);
+    `is_anonymous` = `anonymous` (an anonymous sign-in: no email).
 
     Raises `DevAuthDisabled` outside development auth, `ValueError` for a bad NAME
     (1-32 of letters, digits, `_`, `.`, `-`, starting with a letter or digit).
@@ -97,12 +99,14 @@ def mint_dev_token(
         "exp": issued_at + int(lifetime.total_seconds()),
         "role": "authenticated",
         "aal": "aal1",
-        "email": email,
+        "email": "" if anonymous else email,
         "phone": "",
-        "is_anonymous": False,
+        "is_anonymous": anonymous,
         "session_id": str(uuid.uuid4()),
         "app_metadata": {"provider": "queueit-dev", "providers": ["queueit-dev"]},
-        "user_metadata": {"username": username, "email": email},
+        "user_metadata": {"username": username}
+        if anonymous
+        else {"username": username, "email": email},
     }
     headers = {"kid": jwk_thumbprint(public_jwk(private_key.public_key())), "typ": "JWT"}
     return jwt.encode(claims, private_key, algorithm="ES256", headers=headers)

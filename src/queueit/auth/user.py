@@ -22,6 +22,8 @@ class AuthUser:
     username: str
     avatar_url: str | None
     role: str
+    # Supabase's anonymous sign-in (`is_anonymous` claim): a guest who may not host.
+    is_anonymous: bool
     # Excluded from eq/hash/repr: a dict is unhashable and claims hold personal data.
     claims: dict[str, Any] = field(compare=False, hash=False, repr=False)
 
@@ -47,6 +49,7 @@ class AuthUser:
             username=username,
             avatar_url=avatar,
             role=role if isinstance(role, str) else "authenticated",
+            is_anonymous=claims.get("is_anonymous") is True,
             claims=claims,
         )
 

@@ -34,7 +34,13 @@ class Tx:
 
     conn: Connection
     user: AuthUser
+    allow_anonymous_hosts: bool = False  # the deployment's ALLOW_ANONYMOUS_HOSTS
     appended: dict[UUID, int] = field(default_factory=dict)
+
+    @property
+    def may_host(self) -> bool:
+        """May the caller open a session or be made co-host? (Anonymous guests may not.)"""
+        return self.allow_anonymous_hosts or not self.user.is_anonymous
 
     def appended_event(self, session_id: UUID, seq: int) -> None:
         if seq > self.appended.get(session_id, 0):
@@ -42,12 +48,17 @@ class Tx:
 
 
 @asynccontextmanager
-async def user_work(runtime: Runtime, user: AuthUser) -> AsyncIterator[Tx]:
-    """One transaction as `user` (RLS applies), committed when the block ends normally."""
+async def user_work(
+    runtime: Runtime, user: AuthUser, *, ensure_profile: bool = True
+) -> AsyncIterator[Tx]:
+    """One transaction as `user` (RLS applies), committed when the block ends normally.
+    `ensure_profile=False` skips the profile upsert (account deletion)."""
+    seen = profiles.Seen()
     try:
         async with runtime.db.user_tx(user.id, user.claims) as conn:
-            tx = Tx(conn, user)
-            seen = await profiles.ensure_profile(conn, runtime.db, user)
+            tx = Tx(conn, user, runtime.settings.allow_anonymous_hosts)
+            if ensure_profile:
+                seen = await profiles.ensure_profile(conn, runtime.db, user)
             yield tx
     except asyncpg.PostgresError as exc:
         problem = to_problem(exc)

@@ -29,6 +29,7 @@ from queueit.moderation import repository
 from queueit.sessions import read_repository
 from queueit.sessions import repository as sessions_repository
 from queueit.sessions.service import (
+    anonymous_not_allowed,
     member_model,
     not_moderator,
     require_member,
@@ -81,6 +82,12 @@ async def set_role(tx: Tx, session_id: UUID, user_id: UUID, role: AssignableRole
         raise Forbidden(
             "cannot_moderate_member", "The host's role changes only when the host leaves."
         )
+    if (
+        role is AssignableRole.cohost
+        and not tx.allow_anonymous_hosts
+        and await sessions_repository.is_anonymous(tx.conn, user_id)
+    ):
+        raise anonymous_not_allowed("be made co-host")
     if current != role.value:
         if not await repository.set_role(tx.conn, session_id, user_id, role.value):
             raise Forbidden("not_host", "Only the host can make or unmake co-hosts.")

@@ -1,5 +1,5 @@
 """The caller's profile row, upserted from the token once per process (and again only when the
-token's name, email or avatar change).
+token's name, email, avatar or anonymity change).
 
 The cache is per `Database` (a test process may run several databases) and remembers a user only
 after the transaction that wrote the row committed: a rolled-back request writes it again next
@@ -21,7 +21,7 @@ from queueit.profiles import repository
 MAX_CACHED_USERS = 100_000
 _EMAIL = re.compile(r"[^\s\x00-\x1f\x7f]{3,320}")
 
-Fingerprint = tuple[str, str | None, str | None]
+Fingerprint = tuple[str, str | None, str | None, bool]
 
 _seen: weakref.WeakKeyDictionary[Database, OrderedDict[UUID, Fingerprint]] = (
     weakref.WeakKeyDictionary()
@@ -31,7 +31,7 @@ _seen: weakref.WeakKeyDictionary[Database, OrderedDict[UUID, Fingerprint]] = (
 def profile_values(user: AuthUser) -> Fingerprint:
     """What the profile row holds for this token, trimmed to the table's CHECKs."""
     email = user.email if user.email and _EMAIL.fullmatch(user.email) else None
-    return (user.username[:64], email, user.avatar_url)
+    return (user.username[:64], email, user.avatar_url, user.is_anonymous)
 
 
 @dataclass
@@ -65,3 +65,10 @@ async def ensure_profile(conn: Connection, db: Database, user: AuthUser) -> Seen
 def forget(db: Database) -> None:
     """Drop the cache of a database (tests that recreate one)."""
     _seen.pop(db, None)
+
+
+def forget_user(db: Database, user_id: UUID) -> None:
+    """The user's profile was deleted: write it again if they come back."""
+    cache = _seen.get(db)
+    if cache is not None:
+        cache.pop(user_id, None)

@@ -139,17 +139,28 @@ async def member_role(conn: Connection, session_id: UUID, user_id: UUID) -> str 
     return None if role is None else str(role)
 
 
-async def successor(conn: Connection, session_id: UUID, leaving: UUID) -> UUID | None:
+async def successor(
+    conn: Connection, session_id: UUID, leaving: UUID, *, anonymous: bool
+) -> UUID | None:
     """Who becomes host when `leaving` (the host) goes: the longest-standing co-host, else the
-    longest-standing guest."""
+    longest-standing guest; anonymous members only when `anonymous`."""
     value = await conn.fetchval(
-        "select user_id from queueit.session_members"
-        " where session_id = $1 and user_id <> $2"
-        " order by case role when 'cohost' then 0 else 1 end, joined_at, user_id limit 1",
+        "select m.user_id from queueit.session_members m"
+        " join queueit.profiles p on p.id = m.user_id"
+        " where m.session_id = $1 and m.user_id <> $2 and ($3 or not p.is_anonymous)"
+        " order by case m.role when 'cohost' then 0 else 1 end, m.joined_at, m.user_id limit 1",
         session_id,
         leaving,
+        anonymous,
     )
     return as_uuid_or_none(value)
+
+
+async def is_anonymous(conn: Connection, user_id: UUID) -> bool:
+    """Whether the user signed in anonymously (their profile says so; RLS: visible profiles)."""
+    return bool(
+        await conn.fetchval("select is_anonymous from queueit.profiles where id = $1", user_id)
+    )
 
 
 async def transfer_host(conn: Connection, session_id: UUID, new_host: UUID) -> None:

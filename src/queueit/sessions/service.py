@@ -162,6 +162,8 @@ async def current_session(tx: Tx) -> CurrentSessionResponse:
 
 async def create_session(tx: Tx, request: CreateSessionRequest | None) -> CurrentSessionResponse:
     """A new session with the caller as host; a caller in another session leaves it first."""
+    if not tx.may_host:
+        raise anonymous_not_allowed("open a session")
     changes: dict[str, Any] = {}
     if request is not None and request.settings is not None:
         changes = settings_changes(request.settings, prefix="settings.")
@@ -241,14 +243,24 @@ async def leave_current(tx: Tx) -> LeaveSessionResponse:
     return LeaveSessionResponse(session_id=mine.session_id, session_ended=ended)
 
 
+def anonymous_not_allowed(what: str) -> Forbidden:
+    return Forbidden(
+        "anonymous_not_allowed",
+        f"Anonymous guests cannot {what}; sign up first (they can join, add songs and vote).",
+    )
+
+
 async def leave(tx: Tx, mine: Membership) -> bool:
     """The caller leaves `mine.session_id`. A leaving host hands over to the longest-standing
-    co-host, else the longest-standing guest; the last one out ends the session (reason `empty`).
+    co-host, else the longest-standing guest, never to an anonymous one (unless the deployment
+    allows anonymous hosts); with nobody to take over the session ends (reason `empty`).
     Returns whether the session ended."""
     session_id, user_id = mine.session_id, tx.user.id
     new_host: UUID | None = None
     if mine.role == "host":
-        new_host = await repository.successor(tx.conn, session_id, user_id)
+        new_host = await repository.successor(
+            tx.conn, session_id, user_id, anonymous=tx.allow_anonymous_hosts
+        )
         if new_host is not None:
             await repository.transfer_host(tx.conn, session_id, new_host)
     data = MemberLeftEventData(user_id=user_id, member_count=0, new_host_id=new_host)

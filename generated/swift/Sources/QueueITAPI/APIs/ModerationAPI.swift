@@ -210,6 +210,7 @@ open class ModerationAPI {
     /**
      Make a member co-host, or a co-host a guest again (host only)
      - PUT /api/v1/sessions/{session_id}/members/{user_id}/role
+     - An anonymous member cannot be made co-host (403 `anonymous_not_allowed`) unless the deployment allows anonymous hosts. 
      - Bearer Token:
        - type: http
        - name: bearerAuth

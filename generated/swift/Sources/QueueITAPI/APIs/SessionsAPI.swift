@@ -65,7 +65,7 @@ open class SessionsAPI {
     /**
      Open a new session and join it as host
      - POST /api/v1/sessions/create
-     - Creates a session with the chosen `join_code` (409 `join_code_taken` when a live session uses it) or a generated one, and makes the caller its host. A caller who is in another session leaves it first. Creating and joining happen in one transaction. 
+     - Creates a session with the chosen `join_code` (409 `join_code_taken` when a live session uses it) or a generated one, and makes the caller its host. A caller who is in another session leaves it first. Creating and joining happen in one transaction. Anonymous callers get 403 `anonymous_not_allowed` (see the security scheme). 
      - Bearer Token:
        - type: http
        - name: bearerAuth
@@ -234,7 +234,7 @@ open class SessionsAPI {
     /**
      Leave the current session
      - POST /api/v1/sessions/leave
-     - Leaves the caller's current session. When the host leaves, the longest-standing co-host (else the longest-standing guest) becomes host; when the last member leaves, the session ends. 404 `not_in_session` when the caller is in no session. 
+     - Leaves the caller's current session. When the host leaves, the longest-standing co-host (else the longest-standing guest; not an anonymous one, see the security scheme) becomes host; when nobody can take over, the session ends. 404 `not_in_session` when the caller is in no session. 
      - Bearer Token:
        - type: http
        - name: bearerAuth

@@ -46,6 +46,7 @@ public enum ProblemCode: String, Sendable, Codable, CaseIterable, CaseIterableDe
     case serviceUnavailable = "service_unavailable"
     case unhealthy = "unhealthy"
     case internalError = "internal_error"
+    case anonymousNotAllowed = "anonymous_not_allowed"
     case unknownDefaultOpenApi = "unknown_default_open_api"
 }
 

@@ -1,0 +1,1 @@
+"""The caller's own account: deletion (DELETE /api/v1/me)."""
