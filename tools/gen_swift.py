@@ -36,10 +36,11 @@ ADDITIONAL_PROPERTIES = {
     "library": "urlsession",
     "responseAs": "AsyncAwait",
     "useSPMFileStructure": "true",
-    # A value the app does not know yet decodes to `.unknownDefaultOpenApi` instead of throwing,
-    # for enums and for the event union alike (DESIGN.md §1: a new server value never crashes
-    # an old app).
-    "enumUnknownDefaultCase": "true",
+    # A value the app does not know yet never throws (DESIGN.md §1: a new server value never
+    # crashes an old app) and keeps its data: enums are open (tools/swift-templates/
+    # modelEnum.mustache: `.unknown(raw)`), so the stock `.unknownDefaultOpenApi` enum case is
+    # off; the event union's unknown case holds the JSON (TEMPLATE_PATCHES, modelOneOf).
+    "enumUnknownDefaultCase": "false",
     "oneOfUnknownDefaultCase": "true",
     "hideGenerationTimestamp": "true",
     "hashableModels": "true",
@@ -72,6 +73,56 @@ TEMPLATE_PATCHES: dict[str, list[tuple[str, str, str]]] = {
             # says otherwise; the stock default (`.encodeNull`) would clear it.
             "three-way update fields default to leave-unchanged",
         )
+    ],
+    # The event union keeps what it cannot read: `.unknown(JSONValue)` holds the event as sent
+    # (its seq and type stay readable, it re-encodes unchanged; stock: `.unknownDefaultOpenApi`,
+    # data gone, re-encoded as null), and a known type whose shape changed becomes `.unknown`
+    # instead of failing the whole EventsPage.
+    "modelOneOf.mustache": [
+        (
+            "    {{#oneOfUnknownDefaultCase}}\n    case unknownDefaultOpenApi\n",
+            "    {{#oneOfUnknownDefaultCase}}\n"
+            "    /// A value this version cannot read as one of the cases above, kept as sent.\n"
+            "    case unknown(JSONValue)\n",
+            "the unknown case keeps the JSON",
+        ),
+        (
+            "        case .unknownDefaultOpenApi:\n            try container.encodeNil()\n",
+            "        case .unknown(let raw):\n            try container.encode(raw)\n",
+            "an unknown value re-encodes as sent",
+        ),
+        (
+            "        let discriminatorValue = try keyedContainer.decode(String.self, forKey: "
+            ".{{discriminator.propertyName}})\n",
+            "        let discriminatorValue = (try? keyedContainer.decode(String.self, forKey: "
+            '.{{discriminator.propertyName}})) ?? ""\n',
+            "a missing discriminator is an unknown value, not a decoding failure",
+        ),
+        (
+            "            self = .type{{#transformArrayType}}{{modelName}}{{/transformArrayType}}"
+            "(try {{modelName}}(from: decoder))\n",
+            "            if let value = try? {{modelName}}(from: decoder) {\n"
+            "                self = .type{{#transformArrayType}}{{modelName}}"
+            "{{/transformArrayType}}(value)\n"
+            "            } else {\n"
+            "                self = .unknown(try JSONValue(from: decoder))\n"
+            "            }\n",
+            "a known type with a changed shape is kept as unknown",
+        ),
+        (
+            "        default:\n            {{#oneOfUnknownDefaultCase}}\n"
+            "            self = .unknownDefaultOpenApi\n",
+            "        default:\n            {{#oneOfUnknownDefaultCase}}\n"
+            "            self = .unknown(try JSONValue(from: decoder))\n",
+            "an unknown discriminator value keeps the JSON",
+        ),
+        (
+            "        } else {\n            {{#oneOfUnknownDefaultCase}}\n"
+            "            self = .unknownDefaultOpenApi\n",
+            "        } else {\n            {{#oneOfUnknownDefaultCase}}\n"
+            "            self = .unknown(try JSONValue(from: decoder))\n",
+            "a value no variant reads keeps the JSON",
+        ),
     ],
 }
 
@@ -210,7 +261,10 @@ the spec and regenerate; CI fails when this folder differs from what the spec ge
 - JSON stays snake_case on the wire; Swift sees camelCase through the generated `CodingKeys`.
 - Dates are written as `2025-11-22T10:30:00Z` and read by `CodableHelper`'s formatter, which also
   accepts fractional seconds. A plain `JSONDecoder` with `.iso8601` decodes the models too.
-- Enums and the event union decode values they do not know to `.unknownDefaultOpenApi`.
+- Enums are open: a value they do not know decodes to `.unknown(raw)` and re-encodes unchanged;
+  `allCases` lists the spec's values only. The event union's `.unknown(JSONValue)` keeps an event
+  it cannot read (a new type, or a known type whose shape changed) and `seq`, `type`,
+  `sessionId`, `createdAt` work on every event, so one odd event never fails an `EventsPage`.
 - Depends on Foundation only; on Linux URLSession comes from FoundationNetworking.
 - `Sources/QueueITAPI/Support/` is hand-written Swift (tools/swift-support), copied in: what
   the generator cannot express. `QueueITClient(baseURL:tokenProvider:)` (one object, async

@@ -1,7 +1,8 @@
 // Every example body of openapi/queueit.yaml and asyncapi/queueit.yaml decodes with the generated
 // models: with the package's own CodableHelper and with a plain JSONDecoder using `.iso8601`
 // (what the iOS app uses). Every date-time in them decodes with that plain decoder. Values from
-// a newer server (an enum value or event type the spec does not know yet) still decode.
+// a newer server (an enum value or event type the spec does not know yet) still decode, and
+// keep that value when they re-encode.
 
 import Foundation
 import QueueITAPI
@@ -102,11 +103,20 @@ final class ExamplesTests: XCTestCase {
 
     func testUnknownEnumAndEventValuesDecode() throws {
         let decoder = CodableHelper().jsonDecoder
+        let encoder = CodableHelper().jsonEncoder
         for example in try Fixtures.load().unknownValues {
-            XCTAssertNoThrow(
-                try decodeExample(
-                    type: example.type, array: example.array, data: example.data, decoder: decoder),
-                "\(example.id): an old app would fail on this value")
+            let value: any Encodable
+            do {
+                value = try decodeExample(
+                    type: example.type, array: example.array, data: example.data, decoder: decoder)
+            } catch {
+                XCTFail("\(example.id): an old app would fail on this value: \(error)")
+                continue
+            }
+            // Lossless: the value the app did not know is still there when it re-encodes.
+            let again = String(decoding: try encoder.encode(value), as: UTF8.self)
+            XCTAssertTrue(
+                again.contains("x_value_from_the_future"), "\(example.id): lost in \(again)")
         }
     }
 

@@ -17,7 +17,7 @@ func decodeCaptured(type: String, data: Data, decoder: JSONDecoder) throws {
     case "CurrentSessionResponse": _ = try decoder.decode(CurrentSessionResponse.self, from: data)
     case "EventsPage":
         let page = try decoder.decode(EventsPage.self, from: data)
-        for event in page.events where event == .unknownDefaultOpenApi {
+        for event in page.events where event.isUnknown {
             throw UnknownEventType(raw: String(decoding: data, as: UTF8.self))
         }
     case "Health": _ = try decoder.decode(Health.self, from: data)
@@ -38,7 +38,7 @@ func decodeCaptured(type: String, data: Data, decoder: JSONDecoder) throws {
     case "PongMessage": _ = try decoder.decode(PongMessage.self, from: data)
     case "ErrorMessage": _ = try decoder.decode(ErrorMessage.self, from: data)
     case "SessionEvent":
-        if try decoder.decode(SessionEvent.self, from: data) == .unknownDefaultOpenApi {
+        if try decoder.decode(SessionEvent.self, from: data).isUnknown {
             throw UnknownEventType(raw: String(decoding: data, as: UTF8.self))
         }
     case "SongAddedEvent": _ = try decoder.decode(SongAddedEvent.self, from: data)

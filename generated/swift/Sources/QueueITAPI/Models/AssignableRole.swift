@@ -9,14 +9,43 @@
 import Foundation
 
 /** The roles a host can give (a host is made by leaving, not by assignment). */
-public enum AssignableRole: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case cohost = "cohost"
-    case guest = "guest"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum AssignableRole: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case cohost
+    case guest
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension AssignableRole: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [AssignableRole] = [.cohost, .guest]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "cohost": self = .cohost
+        case "guest": self = .guest
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .cohost: return "cohost"
+        case .guest: return "guest"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

@@ -28,10 +28,3 @@ public struct ControlSessionRequest: Sendable, Codable, Hashable {
     }
 }
 
-
-extension ControlSessionRequest: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if action == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

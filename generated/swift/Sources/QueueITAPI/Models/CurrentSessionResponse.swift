@@ -56,10 +56,3 @@ public struct CurrentSessionResponse: Sendable, Codable, Hashable {
     }
 }
 
-
-extension CurrentSessionResponse: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if myRole == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -11,9 +11,41 @@ import Foundation
 /** The server could not act on a client message; the connection stays open. */
 public struct ErrorMessage: Sendable, Codable, Hashable {
 
-    public enum ModelType: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-        case error = "error"
-        case unknownDefaultOpenApi = "unknown_default_open_api"
+    public enum ModelType: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+        case error
+        /// A value this version of the package does not know (from a newer server), kept as sent.
+        case unknown(String)
+
+        /// The values of the spec (never `.unknown`).
+        public static let allCases: [ModelType] = [.error]
+
+        public init(rawValue: String) {
+            switch rawValue {
+            case "error": self = .error
+            default: self = .unknown(rawValue)
+            }
+        }
+
+        public var rawValue: String {
+            switch self {
+            case .error: return "error"
+            case .unknown(let value): return value
+            }
+        }
+
+        public var isUnknown: Bool {
+            if case .unknown = self { return true }
+            return false
+        }
+
+        public init(from decoder: Decoder) throws {
+            self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(rawValue)
+        }
     }
     public var type: ModelType
     public var code: ErrorMessageCode
@@ -41,11 +73,3 @@ public struct ErrorMessage: Sendable, Codable, Hashable {
     }
 }
 
-
-extension ErrorMessage: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if type == .unknownDefaultOpenApi { return true }
-        if code == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

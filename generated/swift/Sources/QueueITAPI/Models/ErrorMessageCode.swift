@@ -8,18 +8,55 @@
 
 import Foundation
 
-public enum ErrorMessageCode: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case malformedMessage = "malformed_message"
-    case unknownMessageType = "unknown_message_type"
-    case invalidMessage = "invalid_message"
-    case messageTooLarge = "message_too_large"
-    case rateLimited = "rate_limited"
-    case internalError = "internal_error"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum ErrorMessageCode: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case malformedMessage
+    case unknownMessageType
+    case invalidMessage
+    case messageTooLarge
+    case rateLimited
+    case internalError
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension ErrorMessageCode: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [ErrorMessageCode] = [.malformedMessage, .unknownMessageType, .invalidMessage, .messageTooLarge, .rateLimited, .internalError]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "malformed_message": self = .malformedMessage
+        case "unknown_message_type": self = .unknownMessageType
+        case "invalid_message": self = .invalidMessage
+        case "message_too_large": self = .messageTooLarge
+        case "rate_limited": self = .rateLimited
+        case "internal_error": self = .internalError
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .malformedMessage: return "malformed_message"
+        case .unknownMessageType: return "unknown_message_type"
+        case .invalidMessage: return "invalid_message"
+        case .messageTooLarge: return "message_too_large"
+        case .rateLimited: return "rate_limited"
+        case .internalError: return "internal_error"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

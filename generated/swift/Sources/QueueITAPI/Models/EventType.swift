@@ -8,24 +8,73 @@
 
 import Foundation
 
-public enum EventType: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case songAdded = "song_added"
-    case songRemoved = "song_removed"
-    case votesUpdated = "votes_updated"
-    case playbackChanged = "playback_changed"
-    case skipVotesUpdated = "skip_votes_updated"
-    case memberJoined = "member_joined"
-    case memberLeft = "member_left"
-    case memberKicked = "member_kicked"
-    case memberRoleChanged = "member_role_changed"
-    case settingsChanged = "settings_changed"
-    case sessionEnding = "session_ending"
-    case sessionEnded = "session_ended"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum EventType: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case songAdded
+    case songRemoved
+    case votesUpdated
+    case playbackChanged
+    case skipVotesUpdated
+    case memberJoined
+    case memberLeft
+    case memberKicked
+    case memberRoleChanged
+    case settingsChanged
+    case sessionEnding
+    case sessionEnded
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension EventType: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [EventType] = [.songAdded, .songRemoved, .votesUpdated, .playbackChanged, .skipVotesUpdated, .memberJoined, .memberLeft, .memberKicked, .memberRoleChanged, .settingsChanged, .sessionEnding, .sessionEnded]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "song_added": self = .songAdded
+        case "song_removed": self = .songRemoved
+        case "votes_updated": self = .votesUpdated
+        case "playback_changed": self = .playbackChanged
+        case "skip_votes_updated": self = .skipVotesUpdated
+        case "member_joined": self = .memberJoined
+        case "member_left": self = .memberLeft
+        case "member_kicked": self = .memberKicked
+        case "member_role_changed": self = .memberRoleChanged
+        case "settings_changed": self = .settingsChanged
+        case "session_ending": self = .sessionEnding
+        case "session_ended": self = .sessionEnded
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .songAdded: return "song_added"
+        case .songRemoved: return "song_removed"
+        case .votesUpdated: return "votes_updated"
+        case .playbackChanged: return "playback_changed"
+        case .skipVotesUpdated: return "skip_votes_updated"
+        case .memberJoined: return "member_joined"
+        case .memberLeft: return "member_left"
+        case .memberKicked: return "member_kicked"
+        case .memberRoleChanged: return "member_role_changed"
+        case .settingsChanged: return "settings_changed"
+        case .sessionEnding: return "session_ending"
+        case .sessionEnded: return "session_ended"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

@@ -39,10 +39,3 @@ public struct FieldError: Sendable, Codable, Hashable {
     }
 }
 
-
-extension FieldError: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if location == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

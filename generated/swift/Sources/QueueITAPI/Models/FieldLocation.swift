@@ -9,16 +9,49 @@
 import Foundation
 
 /** Where a problem field is. */
-public enum FieldLocation: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case body = "body"
-    case query = "query"
-    case path = "path"
-    case header = "header"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum FieldLocation: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case body
+    case query
+    case path
+    case header
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension FieldLocation: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [FieldLocation] = [.body, .query, .path, .header]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "body": self = .body
+        case "query": self = .query
+        case "path": self = .path
+        case "header": self = .header
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .body: return "body"
+        case .query: return "query"
+        case .path: return "path"
+        case .header: return "header"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

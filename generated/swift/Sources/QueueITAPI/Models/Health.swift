@@ -37,11 +37,3 @@ public struct Health: Sendable, Codable, Hashable {
     }
 }
 
-
-extension Health: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if status == .unknownDefaultOpenApi { return true }
-        if searchSource == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

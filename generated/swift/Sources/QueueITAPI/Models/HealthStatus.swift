@@ -8,13 +8,40 @@
 
 import Foundation
 
-public enum HealthStatus: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case ok = "ok"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum HealthStatus: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case ok
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension HealthStatus: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [HealthStatus] = [.ok]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "ok": self = .ok
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .ok: return "ok"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

@@ -28,10 +28,3 @@ public struct Liveness: Sendable, Codable, Hashable {
     }
 }
 
-
-extension Liveness: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if status == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -37,10 +37,3 @@ public struct Member: Sendable, Codable, Hashable {
     }
 }
 
-
-extension Member: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if role == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -10,9 +10,41 @@ import Foundation
 
 public struct MemberKickedEvent: Sendable, Codable, Hashable {
 
-    public enum ModelType: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-        case memberKicked = "member_kicked"
-        case unknownDefaultOpenApi = "unknown_default_open_api"
+    public enum ModelType: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+        case memberKicked
+        /// A value this version of the package does not know (from a newer server), kept as sent.
+        case unknown(String)
+
+        /// The values of the spec (never `.unknown`).
+        public static let allCases: [ModelType] = [.memberKicked]
+
+        public init(rawValue: String) {
+            switch rawValue {
+            case "member_kicked": self = .memberKicked
+            default: self = .unknown(rawValue)
+            }
+        }
+
+        public var rawValue: String {
+            switch self {
+            case .memberKicked: return "member_kicked"
+            case .unknown(let value): return value
+            }
+        }
+
+        public var isUnknown: Bool {
+            if case .unknown = self { return true }
+            return false
+        }
+
+        public init(from decoder: Decoder) throws {
+            self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(rawValue)
+        }
     }
     public static let seqRule = NumericRule<Int64>(minimum: 1, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public var type: ModelType
@@ -50,10 +82,3 @@ public struct MemberKickedEvent: Sendable, Codable, Hashable {
     }
 }
 
-
-extension MemberKickedEvent: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if type == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -8,15 +8,46 @@
 
 import Foundation
 
-public enum MemberRole: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case host = "host"
-    case cohost = "cohost"
-    case guest = "guest"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum MemberRole: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case host
+    case cohost
+    case guest
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension MemberRole: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [MemberRole] = [.host, .cohost, .guest]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "host": self = .host
+        case "cohost": self = .cohost
+        case "guest": self = .guest
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .host: return "host"
+        case .cohost: return "cohost"
+        case .guest: return "guest"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

@@ -28,10 +28,3 @@ public struct MemberRoleUpdate: Sendable, Codable, Hashable {
     }
 }
 
-
-extension MemberRoleUpdate: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if role == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

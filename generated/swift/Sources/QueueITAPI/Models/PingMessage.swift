@@ -11,9 +11,41 @@ import Foundation
 /** Heartbeat; the other side answers with &#x60;pong&#x60;. */
 public struct PingMessage: Sendable, Codable, Hashable {
 
-    public enum ModelType: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-        case ping = "ping"
-        case unknownDefaultOpenApi = "unknown_default_open_api"
+    public enum ModelType: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+        case ping
+        /// A value this version of the package does not know (from a newer server), kept as sent.
+        case unknown(String)
+
+        /// The values of the spec (never `.unknown`).
+        public static let allCases: [ModelType] = [.ping]
+
+        public init(rawValue: String) {
+            switch rawValue {
+            case "ping": self = .ping
+            default: self = .unknown(rawValue)
+            }
+        }
+
+        public var rawValue: String {
+            switch self {
+            case .ping: return "ping"
+            case .unknown(let value): return value
+            }
+        }
+
+        public var isUnknown: Bool {
+            if case .unknown = self { return true }
+            return false
+        }
+
+        public init(from decoder: Decoder) throws {
+            self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(rawValue)
+        }
     }
     public var type: ModelType
     /** Sender's clock (server pings only). */
@@ -38,10 +70,3 @@ public struct PingMessage: Sendable, Codable, Hashable {
     }
 }
 
-
-extension PingMessage: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if type == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -54,10 +54,3 @@ public struct Playback: Sendable, Codable, Hashable {
     }
 }
 
-
-extension Playback: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if state == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

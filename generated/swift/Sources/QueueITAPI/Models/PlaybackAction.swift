@@ -8,17 +8,52 @@
 
 import Foundation
 
-public enum PlaybackAction: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case play = "play"
-    case pause = "pause"
-    case skip = "skip"
-    case next = "next"
-    case end = "end"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum PlaybackAction: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case play
+    case pause
+    case skip
+    case next
+    case end
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension PlaybackAction: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [PlaybackAction] = [.play, .pause, .skip, .next, .end]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "play": self = .play
+        case "pause": self = .pause
+        case "skip": self = .skip
+        case "next": self = .next
+        case "end": self = .end
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .play: return "play"
+        case .pause: return "pause"
+        case .skip: return "skip"
+        case .next: return "next"
+        case .end: return "end"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

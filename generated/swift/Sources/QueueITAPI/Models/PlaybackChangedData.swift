@@ -42,10 +42,3 @@ public struct PlaybackChangedData: Sendable, Codable, Hashable {
     }
 }
 
-
-extension PlaybackChangedData: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if action == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

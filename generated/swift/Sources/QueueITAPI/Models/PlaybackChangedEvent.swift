@@ -11,9 +11,41 @@ import Foundation
 /** Playback changed. When &#x60;playback.current&#x60; is an entry that was queued, it has left the queue; &#x60;finished&#x60; is the entry that just went to history, if any.  */
 public struct PlaybackChangedEvent: Sendable, Codable, Hashable {
 
-    public enum ModelType: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-        case playbackChanged = "playback_changed"
-        case unknownDefaultOpenApi = "unknown_default_open_api"
+    public enum ModelType: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+        case playbackChanged
+        /// A value this version of the package does not know (from a newer server), kept as sent.
+        case unknown(String)
+
+        /// The values of the spec (never `.unknown`).
+        public static let allCases: [ModelType] = [.playbackChanged]
+
+        public init(rawValue: String) {
+            switch rawValue {
+            case "playback_changed": self = .playbackChanged
+            default: self = .unknown(rawValue)
+            }
+        }
+
+        public var rawValue: String {
+            switch self {
+            case .playbackChanged: return "playback_changed"
+            case .unknown(let value): return value
+            }
+        }
+
+        public var isUnknown: Bool {
+            if case .unknown = self { return true }
+            return false
+        }
+
+        public init(from decoder: Decoder) throws {
+            self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(rawValue)
+        }
     }
     public static let seqRule = NumericRule<Int64>(minimum: 1, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public var type: ModelType
@@ -51,10 +83,3 @@ public struct PlaybackChangedEvent: Sendable, Codable, Hashable {
     }
 }
 
-
-extension PlaybackChangedEvent: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if type == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -8,15 +8,46 @@
 
 import Foundation
 
-public enum PlaybackState: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case stopped = "stopped"
-    case playing = "playing"
-    case paused = "paused"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum PlaybackState: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case stopped
+    case playing
+    case paused
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension PlaybackState: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [PlaybackState] = [.stopped, .playing, .paused]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "stopped": self = .stopped
+        case "playing": self = .playing
+        case "paused": self = .paused
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .stopped: return "stopped"
+        case .playing: return "playing"
+        case .paused: return "paused"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

@@ -70,10 +70,3 @@ public struct Problem: Sendable, Codable, Hashable {
     }
 }
 
-
-extension Problem: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if code == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -9,49 +9,148 @@
 import Foundation
 
 /** Stable machine-readable error code. Clients switch on this, never on &#x60;detail&#x60;. New codes may be added; clients treat unknown codes like the HTTP status alone.  */
-public enum ProblemCode: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case malformedJson = "malformed_json"
-    case badRequest = "bad_request"
-    case validationFailed = "validation_failed"
-    case unauthorized = "unauthorized"
-    case forbidden = "forbidden"
-    case notMember = "not_member"
-    case notModerator = "not_moderator"
-    case notHost = "not_host"
-    case banned = "banned"
-    case notFound = "not_found"
-    case notInSession = "not_in_session"
-    case sessionNotFound = "session_not_found"
-    case songNotFound = "song_not_found"
-    case memberNotFound = "member_not_found"
-    case methodNotAllowed = "method_not_allowed"
-    case notAcceptable = "not_acceptable"
-    case unsupportedMediaType = "unsupported_media_type"
-    case conflict = "conflict"
-    case joinCodeTaken = "join_code_taken"
-    case sessionEnded = "session_ended"
-    case notQueued = "not_queued"
-    case nothingPlaying = "nothing_playing"
-    case queueLocked = "queue_locked"
-    case queueCapReached = "queue_cap_reached"
-    case trackTooLong = "track_too_long"
-    case explicitNotAllowed = "explicit_not_allowed"
-    case downvotesDisabled = "downvotes_disabled"
-    case cannotModerateMember = "cannot_moderate_member"
-    case payloadTooLarge = "payload_too_large"
-    case rateLimited = "rate_limited"
-    case upstreamRateLimited = "upstream_rate_limited"
-    case upstreamBadResponse = "upstream_bad_response"
-    case upstreamUnavailable = "upstream_unavailable"
-    case serviceUnavailable = "service_unavailable"
-    case unhealthy = "unhealthy"
-    case internalError = "internal_error"
-    case anonymousNotAllowed = "anonymous_not_allowed"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case malformedJson
+    case badRequest
+    case validationFailed
+    case unauthorized
+    case forbidden
+    case notMember
+    case notModerator
+    case notHost
+    case banned
+    case notFound
+    case notInSession
+    case sessionNotFound
+    case songNotFound
+    case memberNotFound
+    case methodNotAllowed
+    case notAcceptable
+    case unsupportedMediaType
+    case conflict
+    case joinCodeTaken
+    case sessionEnded
+    case notQueued
+    case nothingPlaying
+    case queueLocked
+    case queueCapReached
+    case trackTooLong
+    case explicitNotAllowed
+    case downvotesDisabled
+    case cannotModerateMember
+    case payloadTooLarge
+    case rateLimited
+    case upstreamRateLimited
+    case upstreamBadResponse
+    case upstreamUnavailable
+    case serviceUnavailable
+    case unhealthy
+    case internalError
+    case anonymousNotAllowed
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension ProblemCode: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [ProblemCode] = [.malformedJson, .badRequest, .validationFailed, .unauthorized, .forbidden, .notMember, .notModerator, .notHost, .banned, .notFound, .notInSession, .sessionNotFound, .songNotFound, .memberNotFound, .methodNotAllowed, .notAcceptable, .unsupportedMediaType, .conflict, .joinCodeTaken, .sessionEnded, .notQueued, .nothingPlaying, .queueLocked, .queueCapReached, .trackTooLong, .explicitNotAllowed, .downvotesDisabled, .cannotModerateMember, .payloadTooLarge, .rateLimited, .upstreamRateLimited, .upstreamBadResponse, .upstreamUnavailable, .serviceUnavailable, .unhealthy, .internalError, .anonymousNotAllowed]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "malformed_json": self = .malformedJson
+        case "bad_request": self = .badRequest
+        case "validation_failed": self = .validationFailed
+        case "unauthorized": self = .unauthorized
+        case "forbidden": self = .forbidden
+        case "not_member": self = .notMember
+        case "not_moderator": self = .notModerator
+        case "not_host": self = .notHost
+        case "banned": self = .banned
+        case "not_found": self = .notFound
+        case "not_in_session": self = .notInSession
+        case "session_not_found": self = .sessionNotFound
+        case "song_not_found": self = .songNotFound
+        case "member_not_found": self = .memberNotFound
+        case "method_not_allowed": self = .methodNotAllowed
+        case "not_acceptable": self = .notAcceptable
+        case "unsupported_media_type": self = .unsupportedMediaType
+        case "conflict": self = .conflict
+        case "join_code_taken": self = .joinCodeTaken
+        case "session_ended": self = .sessionEnded
+        case "not_queued": self = .notQueued
+        case "nothing_playing": self = .nothingPlaying
+        case "queue_locked": self = .queueLocked
+        case "queue_cap_reached": self = .queueCapReached
+        case "track_too_long": self = .trackTooLong
+        case "explicit_not_allowed": self = .explicitNotAllowed
+        case "downvotes_disabled": self = .downvotesDisabled
+        case "cannot_moderate_member": self = .cannotModerateMember
+        case "payload_too_large": self = .payloadTooLarge
+        case "rate_limited": self = .rateLimited
+        case "upstream_rate_limited": self = .upstreamRateLimited
+        case "upstream_bad_response": self = .upstreamBadResponse
+        case "upstream_unavailable": self = .upstreamUnavailable
+        case "service_unavailable": self = .serviceUnavailable
+        case "unhealthy": self = .unhealthy
+        case "internal_error": self = .internalError
+        case "anonymous_not_allowed": self = .anonymousNotAllowed
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .malformedJson: return "malformed_json"
+        case .badRequest: return "bad_request"
+        case .validationFailed: return "validation_failed"
+        case .unauthorized: return "unauthorized"
+        case .forbidden: return "forbidden"
+        case .notMember: return "not_member"
+        case .notModerator: return "not_moderator"
+        case .notHost: return "not_host"
+        case .banned: return "banned"
+        case .notFound: return "not_found"
+        case .notInSession: return "not_in_session"
+        case .sessionNotFound: return "session_not_found"
+        case .songNotFound: return "song_not_found"
+        case .memberNotFound: return "member_not_found"
+        case .methodNotAllowed: return "method_not_allowed"
+        case .notAcceptable: return "not_acceptable"
+        case .unsupportedMediaType: return "unsupported_media_type"
+        case .conflict: return "conflict"
+        case .joinCodeTaken: return "join_code_taken"
+        case .sessionEnded: return "session_ended"
+        case .notQueued: return "not_queued"
+        case .nothingPlaying: return "nothing_playing"
+        case .queueLocked: return "queue_locked"
+        case .queueCapReached: return "queue_cap_reached"
+        case .trackTooLong: return "track_too_long"
+        case .explicitNotAllowed: return "explicit_not_allowed"
+        case .downvotesDisabled: return "downvotes_disabled"
+        case .cannotModerateMember: return "cannot_moderate_member"
+        case .payloadTooLarge: return "payload_too_large"
+        case .rateLimited: return "rate_limited"
+        case .upstreamRateLimited: return "upstream_rate_limited"
+        case .upstreamBadResponse: return "upstream_bad_response"
+        case .upstreamUnavailable: return "upstream_unavailable"
+        case .serviceUnavailable: return "service_unavailable"
+        case .unhealthy: return "unhealthy"
+        case .internalError: return "internal_error"
+        case .anonymousNotAllowed: return "anonymous_not_allowed"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

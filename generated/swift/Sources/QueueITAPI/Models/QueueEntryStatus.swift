@@ -8,17 +8,52 @@
 
 import Foundation
 
-public enum QueueEntryStatus: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case queued = "queued"
-    case playing = "playing"
-    case played = "played"
-    case skipped = "skipped"
-    case removed = "removed"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum QueueEntryStatus: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case queued
+    case playing
+    case played
+    case skipped
+    case removed
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension QueueEntryStatus: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [QueueEntryStatus] = [.queued, .playing, .played, .skipped, .removed]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "queued": self = .queued
+        case "playing": self = .playing
+        case "played": self = .played
+        case "skipped": self = .skipped
+        case "removed": self = .removed
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .queued: return "queued"
+        case .playing: return "playing"
+        case .played: return "played"
+        case .skipped: return "skipped"
+        case .removed: return "removed"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

@@ -58,10 +58,3 @@ public struct QueuedSong: Sendable, Codable, Hashable {
 
 
 extension QueuedSong: Identifiable {}
-
-extension QueuedSong: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if status == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -32,10 +32,3 @@ public struct SearchResponse: Sendable, Codable, Hashable {
     }
 }
 
-
-extension SearchResponse: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if source == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

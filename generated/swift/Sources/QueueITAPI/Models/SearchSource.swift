@@ -9,14 +9,43 @@
 import Foundation
 
 /** Where track search results come from. */
-public enum SearchSource: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case spotify = "spotify"
-    case offline = "offline"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum SearchSource: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case spotify
+    case offline
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension SearchSource: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [SearchSource] = [.spotify, .offline]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "spotify": self = .spotify
+        case "offline": self = .offline
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .spotify: return "spotify"
+        case .offline: return "offline"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

@@ -58,10 +58,3 @@ public struct Session: Sendable, Codable, Hashable {
 
 
 extension Session: Identifiable {}
-
-extension Session: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if status == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -9,15 +9,46 @@
 import Foundation
 
 /** Why a session ended. */
-public enum SessionEndReason: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case hostEnded = "host_ended"
-    case idle = "idle"
-    case empty = "empty"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum SessionEndReason: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case hostEnded
+    case idle
+    case empty
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension SessionEndReason: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [SessionEndReason] = [.hostEnded, .idle, .empty]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "host_ended": self = .hostEnded
+        case "idle": self = .idle
+        case "empty": self = .empty
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .hostEnded: return "host_ended"
+        case .idle: return "idle"
+        case .empty: return "empty"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

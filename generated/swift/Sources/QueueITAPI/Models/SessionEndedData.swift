@@ -28,10 +28,3 @@ public struct SessionEndedData: Sendable, Codable, Hashable {
     }
 }
 
-
-extension SessionEndedData: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if reason == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -33,10 +33,3 @@ public struct SessionEndingData: Sendable, Codable, Hashable {
     }
 }
 
-
-extension SessionEndingData: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if reason == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

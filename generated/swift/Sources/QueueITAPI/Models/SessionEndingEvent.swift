@@ -11,9 +11,41 @@ import Foundation
 /** The session has been idle and will end at &#x60;ends_at&#x60; unless something happens. */
 public struct SessionEndingEvent: Sendable, Codable, Hashable {
 
-    public enum ModelType: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-        case sessionEnding = "session_ending"
-        case unknownDefaultOpenApi = "unknown_default_open_api"
+    public enum ModelType: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+        case sessionEnding
+        /// A value this version of the package does not know (from a newer server), kept as sent.
+        case unknown(String)
+
+        /// The values of the spec (never `.unknown`).
+        public static let allCases: [ModelType] = [.sessionEnding]
+
+        public init(rawValue: String) {
+            switch rawValue {
+            case "session_ending": self = .sessionEnding
+            default: self = .unknown(rawValue)
+            }
+        }
+
+        public var rawValue: String {
+            switch self {
+            case .sessionEnding: return "session_ending"
+            case .unknown(let value): return value
+            }
+        }
+
+        public var isUnknown: Bool {
+            if case .unknown = self { return true }
+            return false
+        }
+
+        public init(from decoder: Decoder) throws {
+            self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(rawValue)
+        }
     }
     public static let seqRule = NumericRule<Int64>(minimum: 1, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public var type: ModelType
@@ -51,10 +83,3 @@ public struct SessionEndingEvent: Sendable, Codable, Hashable {
     }
 }
 
-
-extension SessionEndingEvent: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if type == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -8,13 +8,40 @@
 
 import Foundation
 
-public enum SessionEndingReason: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case idle = "idle"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum SessionEndingReason: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case idle
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension SessionEndingReason: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [SessionEndingReason] = [.idle]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "idle": self = .idle
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .idle: return "idle"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

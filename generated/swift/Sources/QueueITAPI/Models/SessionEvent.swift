@@ -22,7 +22,8 @@ public enum SessionEvent: Sendable, Codable, Hashable {
     case typeSongAddedEvent(SongAddedEvent)
     case typeSongRemovedEvent(SongRemovedEvent)
     case typeVotesUpdatedEvent(VotesUpdatedEvent)
-    case unknownDefaultOpenApi
+    /// A value this version cannot read as one of the cases above, kept as sent.
+    case unknown(JSONValue)
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
@@ -51,8 +52,8 @@ public enum SessionEvent: Sendable, Codable, Hashable {
             try container.encode(value)
         case .typeVotesUpdatedEvent(let value):
             try container.encode(value)
-        case .unknownDefaultOpenApi:
-            try container.encodeNil()
+        case .unknown(let raw):
+            try container.encode(raw)
         }
     }
 
@@ -62,35 +63,83 @@ public enum SessionEvent: Sendable, Codable, Hashable {
 
     public init(from decoder: Decoder) throws {
         let keyedContainer = try decoder.container(keyedBy: DiscriminatorCodingKey.self)
-        let discriminatorValue = try keyedContainer.decode(String.self, forKey: .type)
+        let discriminatorValue = (try? keyedContainer.decode(String.self, forKey: .type)) ?? ""
 
         switch discriminatorValue {
         case "member_joined":
-            self = .typeMemberJoinedEvent(try MemberJoinedEvent(from: decoder))
+            if let value = try? MemberJoinedEvent(from: decoder) {
+                self = .typeMemberJoinedEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         case "member_kicked":
-            self = .typeMemberKickedEvent(try MemberKickedEvent(from: decoder))
+            if let value = try? MemberKickedEvent(from: decoder) {
+                self = .typeMemberKickedEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         case "member_left":
-            self = .typeMemberLeftEvent(try MemberLeftEvent(from: decoder))
+            if let value = try? MemberLeftEvent(from: decoder) {
+                self = .typeMemberLeftEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         case "member_role_changed":
-            self = .typeMemberRoleChangedEvent(try MemberRoleChangedEvent(from: decoder))
+            if let value = try? MemberRoleChangedEvent(from: decoder) {
+                self = .typeMemberRoleChangedEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         case "playback_changed":
-            self = .typePlaybackChangedEvent(try PlaybackChangedEvent(from: decoder))
+            if let value = try? PlaybackChangedEvent(from: decoder) {
+                self = .typePlaybackChangedEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         case "session_ended":
-            self = .typeSessionEndedEvent(try SessionEndedEvent(from: decoder))
+            if let value = try? SessionEndedEvent(from: decoder) {
+                self = .typeSessionEndedEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         case "session_ending":
-            self = .typeSessionEndingEvent(try SessionEndingEvent(from: decoder))
+            if let value = try? SessionEndingEvent(from: decoder) {
+                self = .typeSessionEndingEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         case "settings_changed":
-            self = .typeSettingsChangedEvent(try SettingsChangedEvent(from: decoder))
+            if let value = try? SettingsChangedEvent(from: decoder) {
+                self = .typeSettingsChangedEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         case "skip_votes_updated":
-            self = .typeSkipVotesUpdatedEvent(try SkipVotesUpdatedEvent(from: decoder))
+            if let value = try? SkipVotesUpdatedEvent(from: decoder) {
+                self = .typeSkipVotesUpdatedEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         case "song_added":
-            self = .typeSongAddedEvent(try SongAddedEvent(from: decoder))
+            if let value = try? SongAddedEvent(from: decoder) {
+                self = .typeSongAddedEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         case "song_removed":
-            self = .typeSongRemovedEvent(try SongRemovedEvent(from: decoder))
+            if let value = try? SongRemovedEvent(from: decoder) {
+                self = .typeSongRemovedEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         case "votes_updated":
-            self = .typeVotesUpdatedEvent(try VotesUpdatedEvent(from: decoder))
+            if let value = try? VotesUpdatedEvent(from: decoder) {
+                self = .typeVotesUpdatedEvent(value)
+            } else {
+                self = .unknown(try JSONValue(from: decoder))
+            }
         default:
-            self = .unknownDefaultOpenApi
+            self = .unknown(try JSONValue(from: decoder))
         }
     }
 }

@@ -8,14 +8,43 @@
 
 import Foundation
 
-public enum SessionStatus: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case active = "active"
-    case ended = "ended"
-    case unknownDefaultOpenApi = "unknown_default_open_api"
-}
+public enum SessionStatus: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case active
+    case ended
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(String)
 
-extension SessionStatus: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [SessionStatus] = [.active, .ended]
+
+    public init(rawValue: String) {
+        switch rawValue {
+        case "active": self = .active
+        case "ended": self = .ended
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .active: return "active"
+        case .ended: return "ended"
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+

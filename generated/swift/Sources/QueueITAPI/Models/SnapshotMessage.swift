@@ -11,9 +11,41 @@ import Foundation
 /** First message after connecting (or after &#x60;since&#x60; was too old) — the full state. */
 public struct SnapshotMessage: Sendable, Codable, Hashable {
 
-    public enum ModelType: String, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-        case snapshot = "snapshot"
-        case unknownDefaultOpenApi = "unknown_default_open_api"
+    public enum ModelType: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+        case snapshot
+        /// A value this version of the package does not know (from a newer server), kept as sent.
+        case unknown(String)
+
+        /// The values of the spec (never `.unknown`).
+        public static let allCases: [ModelType] = [.snapshot]
+
+        public init(rawValue: String) {
+            switch rawValue {
+            case "snapshot": self = .snapshot
+            default: self = .unknown(rawValue)
+            }
+        }
+
+        public var rawValue: String {
+            switch self {
+            case .snapshot: return "snapshot"
+            case .unknown(let value): return value
+            }
+        }
+
+        public var isUnknown: Bool {
+            if case .unknown = self { return true }
+            return false
+        }
+
+        public init(from decoder: Decoder) throws {
+            self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(rawValue)
+        }
     }
     public static let seqRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public var type: ModelType
@@ -42,10 +74,3 @@ public struct SnapshotMessage: Sendable, Codable, Hashable {
     }
 }
 
-
-extension SnapshotMessage: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if type == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -28,10 +28,3 @@ public struct VoteRequest: Sendable, Codable, Hashable {
     }
 }
 
-
-extension VoteRequest: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if voteValue == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

@@ -36,10 +36,3 @@ public struct VoteResponse: Sendable, Codable, Hashable {
     }
 }
 
-
-extension VoteResponse: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        if voteValue == .unknownDefaultOpenApi { return true }
-        return false
-    }
-}

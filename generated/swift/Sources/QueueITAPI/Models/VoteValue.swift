@@ -9,15 +9,46 @@
 import Foundation
 
 /** +1 up, -1 down, 0 for no vote (withdraws the caller&#39;s vote). */
-public enum VoteValue: Int, Sendable, Codable, CaseIterable, CaseIterableDefaultsLast {
-    case down = -1
-    case withdraw = 0
-    case up = 1
-    case unknownDefaultOpenApi = 11184809
-}
+public enum VoteValue: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
+    case down
+    case withdraw
+    case up
+    /// A value this version of the package does not know (from a newer server), kept as sent.
+    case unknown(Int)
 
-extension VoteValue: UnknownCaseCheckable {
-    public var containsUnknownDefaultOpenApiCase: Bool {
-        self == .unknownDefaultOpenApi
+    /// The values of the spec (never `.unknown`).
+    public static let allCases: [VoteValue] = [.down, .withdraw, .up]
+
+    public init(rawValue: Int) {
+        switch rawValue {
+        case -1: self = .down
+        case 0: self = .withdraw
+        case 1: self = .up
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    public var rawValue: Int {
+        switch self {
+        case .down: return -1
+        case .withdraw: return 0
+        case .up: return 1
+        case .unknown(let value): return value
+        }
+    }
+
+    public var isUnknown: Bool {
+        if case .unknown = self { return true }
+        return false
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(Int.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }
+
