@@ -15,6 +15,7 @@ from queueit.http import handlers
 from queueit.http.access_log import AccessLogMiddleware
 from queueit.http.body_limit import BodyLimitMiddleware
 from queueit.http.request_id import RequestIdMiddleware
+from queueit.http.strict_utf8 import StrictUtf8Middleware
 from queueit.realtime.endpoints import RealtimeShortcut
 from queueit.runtime import Runtime
 
@@ -46,9 +47,11 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> F
     docs_routes.install(app)
     routes.install(app)
 
-    # Added innermost first: CatchAll < BodyLimit < CORS < AccessLog < RequestId < Realtime.
+    # Added innermost first:
+    # CatchAll < BodyLimit < StrictUtf8 < CORS < AccessLog < RequestId < Realtime.
     app.add_middleware(handlers.CatchAllMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(StrictUtf8Middleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -32,13 +32,51 @@ async def test_malformed_json_is_400(actor: Any) -> None:
         ("/api/v1/sessions/join", b'{"join_code": '),
         ("/api/v1/sessions/create", b"{not json"),
         (f"/api/v1/songs/{uuid.uuid4()}/vote", b'{"vote_value": 1'),
-        ("/api/v1/songs/add", b"\xff\xfe"),
     ):
         response = await a.client.post(
             path, content=body, headers={"Content-Type": "application/json"}
         )
         problem(response, 400, "malformed_json")
     problem(await a.current(), 404, "not_in_session")  # nothing was created
+
+
+async def test_bodies_are_strict(actor: Any) -> None:
+    """What a lenient parser would repair is refused, and changes nothing."""
+    host = await actor("host")
+    ok(await host.create())
+    before = ok(await host.current())
+    json_type = {"Content-Type": "application/json"}
+    control = "/api/v1/sessions/control_session"
+    # no Content-Type: not taken for JSON
+    response = await host.client.patch(control, content=b'{"action": "pause"}')
+    assert "no Content-Type" in problem(response, 415, "unsupported_media_type")["detail"]
+    # a key twice: the last one would win
+    twice = b'{"action": "bogus", "action": "pause"}'
+    body = problem(
+        await host.client.patch(control, content=twice, headers=json_type), 400, "duplicate_key"
+    )
+    assert "'action'" in body["detail"]
+    nested = b'{"settings": {"allow_explicit": true, "allow_explicit": false}}'
+    problem(
+        await host.client.post("/api/v1/sessions/create", content=nested, headers=json_type),
+        400,
+        "duplicate_key",
+    )
+    # bytes that are not UTF-8 (in a string, and a whole body)
+    for raw in (b'{"action": "pa\xffuse"}', b"\xff\xfe"):
+        problem(
+            await host.client.patch(control, content=raw, headers=json_type), 400, "invalid_utf8"
+        )
+    assert ok(await host.current()) == before
+
+
+async def test_path_and_query_must_be_utf8(actor: Any) -> None:
+    a = await actor("a")
+    body = problem(await a.client.get("/api/v1/spotify/search?q=%FF%FE"), 400, "invalid_utf8")
+    assert body["detail"] == "The query string is not valid UTF-8."
+    assert ok(await a.client.get("/api/v1/spotify/search?q=caf%C3%A9"))  # real UTF-8 is fine
+    body = problem(await a.client.delete("/api/v1/songs/%FF"), 400, "invalid_utf8")
+    assert body["detail"] == "The path is not valid UTF-8."
 
 
 async def test_schema_violations_are_422_with_field_errors(actor: Any) -> None:

@@ -90,6 +90,8 @@ class ProblemCode(StrEnum):
     unhealthy = "unhealthy"
     internal_error = "internal_error"
     anonymous_not_allowed = "anonymous_not_allowed"
+    duplicate_key = "duplicate_key"
+    invalid_utf8 = "invalid_utf8"
 
 
 # Source: openapi/queueit.yaml#/components/schemas/FieldLocation
@@ -176,7 +178,14 @@ class SearchSource(StrEnum):
 # Source: openapi/queueit.yaml#/components/schemas/User
 class User(BaseModel):
     id: UUID
-    username: Annotated[str, Field(max_length=100, min_length=1)]
+    username: Annotated[
+        str,
+        Field(
+            description="The display name, without invisible or format characters and in NFKC. When two\nmembers of the reader's session have names that look alike (case, width, spaces),\nboth are shown with ` #` and the first 4 hex digits of their id, e.g. `maya #8A1C`.\n",
+            max_length=100,
+            min_length=1,
+        ),
+    ]
     email: Annotated[
         str | None,
         Field(

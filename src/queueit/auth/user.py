@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,10 +36,10 @@ class AuthUser:
             metadata = {}
         email = _clean_text(claims.get("email"), 320)
         username = (
-            _clean_text(metadata.get("username"), USERNAME_MAX_CHARS)
-            or _clean_text(metadata.get("full_name"), USERNAME_MAX_CHARS)
-            or _clean_text(metadata.get("name"), USERNAME_MAX_CHARS)
-            or (_clean_text(email.partition("@")[0], USERNAME_MAX_CHARS) if email else None)
+            display_name(metadata.get("username"))
+            or display_name(metadata.get("full_name"))
+            or display_name(metadata.get("name"))
+            or (display_name(email.partition("@")[0]) if email else None)
             or f"user-{user_id.hex[:8]}"
         )
         avatar = _https_url(metadata.get("avatar_url")) or _https_url(metadata.get("picture"))
@@ -61,6 +62,39 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 def _is_unsafe_char(ch: str) -> bool:
     # Control characters (NUL included) and lone surrogates; joiners stay (emoji sequences).
     return has_forbidden_chars(ch) or ch in _BIDI_CONTROLS
+
+
+ZWJ = "\u200d"
+
+
+def _pictographic(ch: str) -> bool:
+    # Emoji blocks (Misc Symbols and Dingbats, and the supplementary pictographs); U+FE0F
+    # (the emoji presentation selector) counts, as it sits inside ZWJ sequences.
+    code = ord(ch)
+    return 0x2600 <= code <= 0x27BF or code >= 0x1F000 or code == 0xFE0F
+
+
+def display_name(value: object) -> str | None:
+    """A name others will see: `_clean_text`, in NFKC (full-width and other compatibility forms
+    become plain letters), without invisible format characters (zero-width space, word joiner,
+    soft hyphen, ...: Unicode category Cf). A zero-width joiner stays only inside an emoji
+    sequence (👩‍💻), where it is what joins the picture."""
+    if not isinstance(value, str):
+        return None
+    text = unicodedata.normalize("NFKC", value)
+    kept: list[str] = []
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch) == "Cf":
+            if not (
+                ch == ZWJ
+                and kept
+                and i + 1 < len(text)
+                and _pictographic(kept[-1])
+                and _pictographic(text[i + 1])
+            ):
+                continue
+        kept.append(ch)
+    return _clean_text("".join(kept), USERNAME_MAX_CHARS)
 
 
 def _clean_text(value: object, max_chars: int) -> str | None:

@@ -7,8 +7,9 @@ mode put right: a number with a zero fraction (`10.0`) is an integer, and a bool
 number (pydantic would take `false` for an IntEnum's 0), and an optional property is null only
 where the spec says it may be (the generated models take None for every optional field). What
 fails is the same problem as
-elsewhere: 400 `malformed_json` for broken JSON, 422 with `errors[]` for schema violations, 415
-for a body that is not JSON.
+elsewhere: 400 `malformed_json` for broken JSON, `invalid_utf8` for bytes that are not UTF-8,
+`duplicate_key` for a key named twice, 422 with `errors[]` for schema violations, 415 for a body
+not sent as application/json (a missing Content-Type included).
 
     async def endpoint(body: Annotated[VoteRequest, json_body(VoteRequest)]) -> Response: ...
 """
@@ -173,13 +174,50 @@ async def _read(request: Request, model: type[M], *, required: bool) -> M | None
             [{"type": "missing", "loc": ("body",), "msg": "A JSON body is required"}]
         )
     content_type = request.headers.get("content-type")
-    if content_type is not None and not _is_json(content_type):
+    if content_type is None or not _is_json(content_type):
+        shown = "no Content-Type" if content_type is None else content_type[:100]
         raise ProblemError(
             "unsupported_media_type",
-            f"The body must be application/json, not {content_type[:100]}.",
+            f"The body must be sent as application/json, not {shown}.",
             status=415,
         )
+    check_json_text(raw)
     return validate_json(model, raw)
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def check_json_text(raw: bytes) -> None:
+    """Refuse what a JSON parser would quietly repair: bytes that are not UTF-8 (400
+    `invalid_utf8`; they would become U+FFFD) and a key named twice in one object (400
+    `duplicate_key`; the last one would win, so `{"action":"bogus","action":"pause"}` would
+    pause). Anything else that is not JSON is left to the model's parser (`malformed_json`)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProblemError(
+            "invalid_utf8", f"The body is not valid UTF-8 (byte {exc.start}).", status=400
+        ) from None
+    try:
+        json.loads(text, object_pairs_hook=_refuse_duplicates)
+    except _DuplicateKey as exc:
+        raise ProblemError(
+            "duplicate_key", f"The key {exc.key[:100]!r} appears twice in one object.", status=400
+        ) from None
+    except ValueError:
+        return
 
 
 def json_body(model: type[M], *, required: bool = True) -> Any:

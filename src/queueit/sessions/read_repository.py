@@ -23,8 +23,17 @@ def _ts(column: str) -> str:
 
 def _user(p: str, own_email: bool) -> str:
     email = f"case when {p}.id = auth.uid() then {p}.email end" if own_email else "null::text"
+    # A name that looks like another member's of the reader's session (same `name_key`: case,
+    # width, spaces) is shown with the first 4 hex digits of the id, on both members.
+    username = (
+        f"{p}.username || case when exists (select 1 from queueit.session_members o"
+        f" join queueit.profiles q on q.id = o.user_id"
+        f" where o.session_id = (select app.my_session_id()) and o.user_id <> {p}.id"
+        f" and q.name_key = {p}.name_key)"
+        f" then ' #' || upper(left({p}.id::text, 4)) else '' end"
+    )
     return (
-        f"jsonb_build_object('id', {p}.id, 'username', {p}.username, 'email', {email},"
+        f"jsonb_build_object('id', {p}.id, 'username', {username}, 'email', {email},"
         f" 'avatar_url', {p}.avatar_url)"
     )
 

@@ -47,11 +47,13 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
     case unhealthy
     case internalError
     case anonymousNotAllowed
+    case duplicateKey
+    case invalidUtf8
     /// A value this version of the package does not know (from a newer server), kept as sent.
     case unknown(String)
 
     /// The values of the spec (never `.unknown`).
-    public static let allCases: [ProblemCode] = [.malformedJson, .badRequest, .validationFailed, .unauthorized, .forbidden, .notMember, .notModerator, .notHost, .banned, .notFound, .notInSession, .sessionNotFound, .songNotFound, .memberNotFound, .methodNotAllowed, .notAcceptable, .unsupportedMediaType, .conflict, .joinCodeTaken, .sessionEnded, .notQueued, .nothingPlaying, .queueLocked, .queueCapReached, .trackTooLong, .explicitNotAllowed, .downvotesDisabled, .cannotModerateMember, .payloadTooLarge, .rateLimited, .upstreamRateLimited, .upstreamBadResponse, .upstreamUnavailable, .serviceUnavailable, .unhealthy, .internalError, .anonymousNotAllowed]
+    public static let allCases: [ProblemCode] = [.malformedJson, .badRequest, .validationFailed, .unauthorized, .forbidden, .notMember, .notModerator, .notHost, .banned, .notFound, .notInSession, .sessionNotFound, .songNotFound, .memberNotFound, .methodNotAllowed, .notAcceptable, .unsupportedMediaType, .conflict, .joinCodeTaken, .sessionEnded, .notQueued, .nothingPlaying, .queueLocked, .queueCapReached, .trackTooLong, .explicitNotAllowed, .downvotesDisabled, .cannotModerateMember, .payloadTooLarge, .rateLimited, .upstreamRateLimited, .upstreamBadResponse, .upstreamUnavailable, .serviceUnavailable, .unhealthy, .internalError, .anonymousNotAllowed, .duplicateKey, .invalidUtf8]
 
     public init(rawValue: String) {
         switch rawValue {
@@ -92,6 +94,8 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
         case "unhealthy": self = .unhealthy
         case "internal_error": self = .internalError
         case "anonymous_not_allowed": self = .anonymousNotAllowed
+        case "duplicate_key": self = .duplicateKey
+        case "invalid_utf8": self = .invalidUtf8
         default: self = .unknown(rawValue)
         }
     }
@@ -135,6 +139,8 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
         case .unhealthy: return "unhealthy"
         case .internalError: return "internal_error"
         case .anonymousNotAllowed: return "anonymous_not_allowed"
+        case .duplicateKey: return "duplicate_key"
+        case .invalidUtf8: return "invalid_utf8"
         case .unknown(let value): return value
         }
     }

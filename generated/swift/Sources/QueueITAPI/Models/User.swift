@@ -14,6 +14,7 @@ public struct User: Sendable, Codable, Hashable {
     public static let emailRule = StringRule(minLength: nil, maxLength: 320, pattern: nil)
     public static let avatarUrlRule = StringRule(minLength: nil, maxLength: 2048, pattern: "^https://")
     public var id: UUID
+    /** The display name, without invisible or format characters and in NFKC. When two members of the reader's session have names that look alike (case, width, spaces), both are shown with ` #` and the first 4 hex digits of their id, e.g. `maya #8A1C`.  */
     public var username: String
     /** The caller's own email only. Every other user's is null (members see each other's names and avatars, never their addresses), and events, which every member receives, never carry one.  */
     public var email: String?
