@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     db_pool_min: int = 2
     db_pool_max: int = 20
     db_statement_timeout_ms: int = 5000
+    # The embedded database's supervisor (queueit.db.supervisor): how often it checks the
+    # server, and how many restarts within the window it tries before /livez fails.
+    embedded_db_check_seconds: float = 0.5
+    embedded_db_max_restarts: int = 5
+    embedded_db_restart_window_seconds: float = 300.0
 
     # Auth (Supabase). With none set in development, a local signing key in DATA_DIR is used.
     # SUPABASE_URL (https://abcd.supabase.co) alone gives the JWKS URL and the issuer.

@@ -18,6 +18,8 @@ from queueit.account.auth_admin import AuthAdmin
 from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
 from queueit.db import SERVICE_ROLE, Database, apply, as_login_role, resolve_dsn
+from queueit.db.embedded import EmbeddedPostgres
+from queueit.db.supervisor import EmbeddedSupervisor
 from queueit.http.ratelimit import RateLimiter
 from queueit.realtime import RealtimeHub
 from queueit.spotify.service import SearchService
@@ -63,6 +65,13 @@ class Runtime:
     auth_admin: AuthAdmin | None = None  # deletes Auth users (DELETE /me); None: not configured
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     hub: RealtimeHub | None = None
+    embedded: EmbeddedPostgres | None = None  # the embedded server this process started
+    supervisor: EmbeddedSupervisor | None = None
+
+    @property
+    def failure(self) -> str | None:
+        """Why this process cannot recover by itself (``/livez`` fails), or None."""
+        return self.supervisor.failure if self.supervisor is not None else None
 
     async def publish(self, session_id: UUID, seq: int) -> None:
         """Tell the realtime hub that events up to `seq` of a session are committed.
@@ -82,14 +91,23 @@ class Runtime:
         ``dsn`` / DATABASE_URL is the service's own login role (``queueit_service``). With the
         embedded database the migrations run as its superuser and the service then logs in as
         ``queueit_service``, as it does on Supabase."""
-        embedded = dsn is None and settings.database_url is None
-        if dsn is None:
+        use_embedded = dsn is None and settings.database_url is None
+        embedded = None
+        if use_embedded:
+            embedded = await asyncio.to_thread(EmbeddedPostgres.open, settings.data_dir)
+            dsn = embedded.dsn
+        elif dsn is None:
             dsn = await asyncio.to_thread(resolve_dsn, settings)
-        if migrate if migrate is not None else embedded:
-            applied = await apply(dsn)
-            if applied:
-                log.info("migrations applied", extra={"versions": applied})
-        if embedded:
+        try:
+            if migrate if migrate is not None else use_embedded:
+                applied = await apply(dsn)
+                if applied:
+                    log.info("migrations applied", extra={"versions": applied})
+        except BaseException:
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+            raise
+        if use_embedded:
             dsn = as_login_role(dsn, SERVICE_ROLE)
         db = Database.from_settings(settings, dsn)
         await db.start()
@@ -101,7 +119,18 @@ class Runtime:
             search=SearchService.from_settings(settings),
             limits=Limits.from_settings(settings),
             auth_admin=AuthAdmin.from_settings(settings),
+            embedded=embedded,
         )
+        if embedded is not None:
+            runtime.supervisor = EmbeddedSupervisor(
+                embedded,
+                check_seconds=settings.embedded_db_check_seconds,
+                max_restarts=settings.embedded_db_max_restarts,
+                window_seconds=settings.embedded_db_restart_window_seconds,
+            )
+            runtime.tasks.append(
+                asyncio.create_task(runtime.supervisor.run(), name="embedded-db-supervisor")
+            )
         from queueit.sessions.snapshot import load_current_session  # the feature imports us
 
         runtime.hub = RealtimeHub(settings, db, runtime.verifier, load_current_session)
@@ -145,3 +174,6 @@ class Runtime:
         if self.auth_admin is not None:
             await self.auth_admin.aclose()
         await self.db.close()
+        if self.embedded is not None:
+            # After the pool: PostgreSQL's fast shutdown would otherwise cut live connections.
+            await asyncio.to_thread(self.embedded.stop)

@@ -75,6 +75,14 @@ def is_connection_error(exc: BaseException, conn: object | None = None) -> bool:
     """
     if isinstance(exc, _UNAVAILABLE_ERRORS):
         return True
+    if isinstance(exc, asyncpg.exceptions._base.InternalClientError) and (
+        _STUCK_PROTOCOL_MESSAGE in str(exc)
+    ):
+        # The server sent an unsolicited FATAL between two statements (a backend ending because
+        # its postmaster died): asyncpg's protocol is left waiting for a ReadyForQuery that never
+        # comes and the next statement fails like this before the socket is seen closed.
+        # Concurrent use of one connection is an InterfaceError instead, so this is the server.
+        return True
     if isinstance(exc, asyncpg.InterfaceError):
         message = str(exc)
         if any(marker in message for marker in _DEAD_CONNECTION_MESSAGES):
@@ -85,6 +93,8 @@ def is_connection_error(exc: BaseException, conn: object | None = None) -> bool:
             return True  # a connection that cannot even say whether it is closed is gone
     return False
 
+
+_STUCK_PROTOCOL_MESSAGE = "cannot switch to state"
 
 _DEAD_CONNECTION_MESSAGES = (
     "connection is closed",

@@ -19,7 +19,12 @@ CHECK_TIMEOUT_SECONDS = 3.0
 
 
 @router.get("/livez")
-async def get_liveness() -> Response:
+async def get_liveness(request: Request) -> Response:
+    # Fails only when the process cannot get well by itself (the embedded database's supervisor
+    # gave up): then restarting the process is the fix, which is what liveness probes trigger.
+    failure = Runtime.of(request).failure
+    if failure is not None:
+        raise ServiceUnavailable("unhealthy", f"Not live: {failure}.")
     return respond(Liveness(status="ok"))
 
 

@@ -59,6 +59,7 @@ open class HealthAPI {
     /**
      Liveness — the process is up
      - GET /livez
+     - 200 while the process runs and can get well by itself. 503 (problem `unhealthy`) when it cannot: the embedded database's supervisor gave up restarting it. Restart the process then; a 503 from `/healthz` alone (e.g. the database restarting) is no reason to. 
      - responseHeaders: [X-Request-ID(String)]
      - parameter apiConfiguration: The configuration for the http request.
      - returns: RequestBuilder<Liveness> 

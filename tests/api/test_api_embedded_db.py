@@ -1,0 +1,258 @@
+"""The embedded PostgreSQL under a real `queueit run` process: restarted when killed (no
+acknowledged write lost), stopped with the service on SIGTERM, and `/livez` failing once the
+supervisor gives up. Each test runs the CLI as a subprocess with its own DATA_DIR (one data
+folder for the module, so initdb runs once) and kills the postmaster with SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+import pytest
+from apikit import track
+
+from queueit.auth.dev import mint_dev_token
+from queueit.config import Settings
+
+START_SECONDS = 120
+RECOVERY_BOUND_SECONDS = 30  # what the test allows; the measured time is printed
+
+
+@dataclass
+class Service:
+    process: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    log: Path
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "postgres"
+
+    def postmaster_pid(self) -> int:
+        return int((self.pgdata / "postmaster.pid").read_text().split()[0])
+
+    def dsn(self) -> str:
+        # the superuser on the unix socket pgserver puts in the data folder
+        return f"postgresql://postgres:@/queueit?host={self.pgdata}"
+
+    def token(self, name: str) -> str:
+        settings = Settings(_env_file=None, data_dir=self.data_dir)  # type: ignore[call-arg]
+        return mint_dev_token(name, settings)
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SUPABASE_", "SPOTIFY_", "DATABASE_", "RATE_LIMIT_", "EMBEDDED_"))
+        and k not in {"PROFILE", "HOST", "PORT", "DATA_DIR", "MIGRATION_DATABASE_URL"}
+    }
+    env.update(
+        PROFILE="development",
+        DATA_DIR=str(data_dir),
+        LOG_LEVEL="WARNING",
+        RATE_LIMIT_WRITES_PER_MINUTE="1000000",
+        RATE_LIMIT_JOINS_PER_MINUTE="1000000",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+@contextmanager
+def queueit_run(data_dir: Path, **extra_env: str) -> Iterator[Service]:
+    port = _free_port()
+    log = data_dir.parent / f"service-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "queueit", "run", "--port", str(port)],
+            env=_env(data_dir, **extra_env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    service = Service(process, f"http://127.0.0.1:{port}", data_dir, log)
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"queueit run exited:\n{service.log_tail()}")
+            try:
+                if httpx.get(service.url + "/livez", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"queueit run did not start:\n{service.log_tail()}")
+            time.sleep(0.2)
+        yield service
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        # never leave a server behind, whatever the code under test did
+        _stop_leftover(service)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _stop_leftover(service: Service) -> None:
+    try:
+        pid = service.postmaster_pid()
+    except (OSError, ValueError, IndexError):
+        return
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("embedded") / "data"
+
+
+async def test_killed_postgres_is_restarted_under_load_and_no_acknowledged_write_is_lost(
+    data_dir: Path,
+) -> None:
+    with queueit_run(data_dir) as service:
+        names = [f"writer-{i}-{os.getpid()}" for i in range(6)]
+        clients = [
+            httpx.AsyncClient(
+                base_url=service.url,
+                headers={"Authorization": f"Bearer {service.token(name)}"},
+                timeout=10,
+            )
+            for name in names
+        ]
+        try:
+            created = await clients[0].post(
+                "/api/v1/sessions/create", json={"settings": {"max_queued_per_user": 1000}}
+            )
+            assert created.status_code == 200, created.text
+            session = created.json()["session"]
+            for guest in clients[1:]:
+                joined = await guest.post(
+                    "/api/v1/sessions/join", json={"join_code": session["join_code"]}
+                )
+                assert joined.status_code == 200, joined.text
+
+            acknowledged: list[tuple[float, str]] = []  # (when, queue entry id) of every 2xx
+            failures: dict[int, int] = {}
+            stop = asyncio.Event()
+
+            async def write(client: httpx.AsyncClient) -> None:
+                while not stop.is_set():
+                    try:
+                        response = await client.post("/api/v1/songs/add", json=track())
+                    except httpx.TransportError:
+                        failures[0] = failures.get(0, 0) + 1
+                        await asyncio.sleep(0.05)
+                        continue
+                    if 200 <= response.status_code < 300:
+                        acknowledged.append((time.monotonic(), response.json()["id"]))
+                    else:
+                        failures[response.status_code] = failures.get(response.status_code, 0) + 1
+                        await asyncio.sleep(0.05)
+
+            writers = [asyncio.create_task(write(client)) for client in clients]
+            await asyncio.sleep(2)
+            before = len(acknowledged)
+            assert before > 0, failures
+            old_pid = service.postmaster_pid()
+            killed = time.monotonic()
+            os.kill(old_pid, signal.SIGKILL)
+            # keep writing until writes succeed again, then a little longer
+            while not any(when > killed + 0.1 for when, _ in acknowledged):
+                assert time.monotonic() - killed < RECOVERY_BOUND_SECONDS, (
+                    f"no write succeeded within {RECOVERY_BOUND_SECONDS} s of killing PostgreSQL;"
+                    f" answers: {failures}\n{service.log_tail()}"
+                )
+                await asyncio.sleep(0.05)
+            recovered = min(when for when, _ in acknowledged if when > killed + 0.1) - killed
+            await asyncio.sleep(1)
+            stop.set()
+            await asyncio.gather(*writers)
+
+            assert service.postmaster_pid() != old_pid
+            assert (await clients[0].get("/healthz")).status_code == 200
+            assert (await clients[0].get("/livez")).status_code == 200
+            conn = await asyncpg.connect(service.dsn())
+            try:
+                rows = await conn.fetch(
+                    "select id::text from queueit.queue_entries where session_id = $1::uuid",
+                    session["id"],
+                )
+            finally:
+                await conn.close()
+            stored = {row["id"] for row in rows}
+            lost = [entry for _, entry in acknowledged if entry not in stored]
+            print(
+                f"\nembedded kill -9 under load: recovered in {recovered:.2f} s,"
+                f" {len(acknowledged)} writes acknowledged ({before} before the kill),"
+                f" {len(lost)} lost; other answers {failures}"
+            )
+            assert lost == []
+            assert set(failures) <= {503}, failures  # down means 503 (retry), never a 500
+            assert len(acknowledged) > before
+        finally:
+            for client in clients:
+                await client.aclose()
+
+
+def test_sigterm_stops_the_embedded_postgres(data_dir: Path) -> None:
+    with queueit_run(data_dir) as service:
+        pid = service.postmaster_pid()
+        assert _alive(pid)
+        service.process.send_signal(signal.SIGTERM)
+        service.process.wait(30)
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(pid), "the embedded PostgreSQL outlived `queueit run` after SIGTERM"
+
+
+async def test_livez_fails_once_the_supervisor_gives_up(data_dir: Path) -> None:
+    with queueit_run(data_dir, EMBEDDED_DB_MAX_RESTARTS="0") as service:
+        async with httpx.AsyncClient(base_url=service.url, timeout=5) as client:
+            assert (await client.get("/livez")).status_code == 200
+            os.kill(service.postmaster_pid(), signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            response = await client.get("/livez")
+            while response.status_code == 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                response = await client.get("/livez")
+            assert response.status_code == 503, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            body = response.json()
+            assert body["code"] == "unhealthy"
+            assert "gave up" in body["detail"]
+            assert body["request_id"] == response.headers["x-request-id"]
