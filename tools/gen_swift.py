@@ -21,6 +21,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from tools import gen_swift_realtime
 from tools.contract import OPENAPI, REPO, Specs
 from tools.outdir import replace
 
@@ -303,6 +304,7 @@ def generate(root: Path, out: Path) -> None:
         if path.name != "Package.swift":
             _rewrite_header(path, components)
     _copy_support(out / "Sources" / PROJECT / "Support")
+    gen_swift_realtime.generate(root, out)  # the socket's types, from asyncapi/queueit.yaml
     package = out / "Package.swift"
     first, rest = package.read_text().split("\n", 1)  # the tools-version line must stay first
     package.write_text(

@@ -386,6 +386,33 @@ def check_request_id_header(specs: Specs) -> list[str]:
     return problems
 
 
+_TABLE_ROW = re.compile(r"^\| (\d{4}) \| (.+?) \| (.+?) \|$")
+
+
+def check_close_codes(specs: Specs) -> list[str]:
+    """The channel's `x-close-codes` (for generators) says what the description's table says."""
+    text = str(specs.asyncapi.value.get("info", {}).get("description", ""))
+    table = {int(m.group(1)): m.group(2) for line in text.splitlines()
+             if (m := _TABLE_ROW.match(line.strip()))}  # fmt: skip
+    data: dict[int, str] = {}
+    channels = specs.asyncapi.value.get("channels") or {}
+    for channel in channels.values():
+        for row in (channel or {}).get("x-close-codes") or []:
+            data[int(row["code"])] = str(row.get("meaning", ""))
+    if not table and not data:
+        return []
+    problems = [f"close code {c} is in the description table but not in x-close-codes"
+                for c in sorted(set(table) - set(data))]  # fmt: skip
+    problems += [f"close code {c} is in x-close-codes but not in the description table"
+                 for c in sorted(set(data) - set(table))]  # fmt: skip
+    problems += [
+        f"close code {c}: x-close-codes says {data[c]!r}, the table {table[c]!r}"
+        for c in sorted(set(table) & set(data))
+        if data[c] != table[c]
+    ]
+    return problems
+
+
 def check_portable_shapes(specs: Specs) -> list[str]:
     """No property shape a mainstream generator drops or misreads (tools/portable.py)."""
     return portable.portability_problems(specs, specs.root)
@@ -405,6 +432,7 @@ CHECKS: dict[str, Callable[[Specs], list[str]]] = {
     "bodies are component schemas": check_bodies_are_components,
     "responses document X-Request-ID": check_request_id_header,
     "schemas use portable shapes": check_portable_shapes,
+    "x-close-codes match the close-code table": check_close_codes,
 }
 
 

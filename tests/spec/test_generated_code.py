@@ -305,3 +305,16 @@ def test_python_leaves_out_a_none_the_spec_does_not_allow(models: Any) -> None:
         Specs(REPO), [{"class_name": "Playback", "source_ref": "x#/components/schemas/Playback"}]
     )
     assert marked == {"Playback": {"current_entry"}}
+
+
+def test_swift_realtime_types_come_from_the_asyncapi_spec() -> None:
+    realtime = GENERATED_SWIFT / "Sources" / "QueueITAPI" / "Realtime"
+    codes = (realtime / "RealtimeCloseCode.swift").read_text()
+    rows = Specs(REPO).asyncapi.value["channels"]["sessionRealtime"]["x-close-codes"]
+    for row in rows:
+        assert f"case {row['code']}: self = .{row['name']}" in codes, row
+        assert f"case .{row['name']}: return .{row['action']}" in codes, row
+    server = (realtime / "RealtimeServerMessage.swift").read_text()
+    for wire in ("snapshot", "ping", "pong", "error"):
+        assert f'case "{wire}":' in server, wire
+    assert "case event(SessionEvent)" in server and "case unknown(JSONValue)" in server

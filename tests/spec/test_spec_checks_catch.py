@@ -372,3 +372,61 @@ def test_response_without_request_id_header(mini_root: Path, edit_spec: Editor) 
     assert problems(mini_root, "check_request_id_header") == [
         "POST /api/v1/songs/{entry_id}/vote 200: no X-Request-ID header"
     ]
+
+
+# ---- close codes ----------------------------------------------------------------------------
+
+_TABLE = (
+    "**Close codes.**\n| code | meaning | client should |\n|---|---|---|\n"
+    "| 4010 | kicked | stop |\n"
+)
+
+
+def test_close_code_table_and_data_agree(mini_root: Path, edit_spec: Editor) -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["info"]["description"] += "\n" + _TABLE
+        d["channels"]["sessionRealtime"]["x-close-codes"] = [
+            {"code": 4010, "name": "kicked", "meaning": "kicked", "action": "stop"}
+        ]
+
+    edit_spec(mini_root, AA, change)
+    assert problems(mini_root, "check_close_codes") == []
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([], "4010 is in the description table but not in x-close-codes"),
+        (
+            [
+                {"code": 4010, "name": "kicked", "meaning": "kicked", "action": "stop"},
+                {"code": 4011, "name": "banned", "meaning": "banned", "action": "stop"},
+            ],
+            "4011 is in x-close-codes but not in the description table",
+        ),
+        (
+            [{"code": 4010, "name": "kicked", "meaning": "thrown out", "action": "stop"}],
+            "x-close-codes says 'thrown out', the table 'kicked'",
+        ),
+    ],
+)
+def test_close_code_mismatch(
+    mini_root: Path, edit_spec: Editor, rows: list[dict[str, Any]], expected: str
+) -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["info"]["description"] += "\n" + _TABLE
+        d["channels"]["sessionRealtime"]["x-close-codes"] = rows
+
+    edit_spec(mini_root, AA, change)
+    found = problems(mini_root, "check_close_codes")
+    assert any(expected in p for p in found), found
+
+
+def test_server_close_codes_are_in_the_spec() -> None:
+    """Every code the service closes a socket with is in the table the Swift type is built from
+    (1012 comes from the HTTP server, not from queueit.realtime)."""
+    from queueit.realtime.protocol import CloseCode
+    from tools.contract import REPO
+
+    spec = Specs(REPO).asyncapi.value["channels"]["sessionRealtime"]["x-close-codes"]
+    assert {int(c) for c in CloseCode} == {row["code"] for row in spec} - {1012}

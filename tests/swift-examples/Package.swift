@@ -23,6 +23,12 @@ let package = Package(
             dependencies: [.product(name: "QueueITAPI", package: "swift")],
             path: "Tests/SupportTests"
         ),
+        // The realtime types generated from asyncapi/queueit.yaml (tools/gen_swift_realtime.py).
+        .testTarget(
+            name: "RealtimeTests",
+            dependencies: [.product(name: "QueueITAPI", package: "swift")],
+            path: "Tests/RealtimeTests"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -55,4 +55,15 @@ func decodeCaptured(type: String, data: Data, decoder: JSONDecoder) throws {
     case "SessionEndedEvent": _ = try decoder.decode(SessionEndedEvent.self, from: data)
     default: throw UnknownCapturedType(type: type)
     }
+    // A socket frame also decodes as the realtime type generated from asyncapi/queueit.yaml,
+    // and as a known case of it.
+    let frames: Set<String> = ["SnapshotMessage", "PingMessage", "PongMessage", "ErrorMessage",
+                               "SessionEvent"]
+    if frames.contains(type) || (type.hasSuffix("Event") && type != "SessionEvent") {
+        let frame = try decoder.decode(RealtimeServerMessage.self, from: data)
+        if case .unknown = frame { throw UnknownEventType(raw: String(decoding: data, as: UTF8.self)) }
+        if case .event(let event) = frame, event.isUnknown || event.seq == nil {
+            throw UnknownEventType(raw: String(decoding: data, as: UTF8.self))
+        }
+    }
 }
