@@ -21,6 +21,7 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from queueit.app import create_app
+    from queueit.http.server_protocol import protocol_class
     from queueit.logging_setup import configure
 
     settings = get_settings()
@@ -38,6 +39,7 @@ def _run(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=False,
         ws_max_size=settings.ws_max_message_bytes,
+        http=protocol_class(settings),  # read timeouts, problem+json for the server's own 400s
         timeout_graceful_shutdown=5,
     )
     return 0

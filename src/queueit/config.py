@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # HTTP edge
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 64 * 1024
+    # Slow clients (queueit.http.server_protocol): the request line and headers must arrive
+    # within this many seconds, the body within this many after them; else 408 and close.
+    http_header_timeout_seconds: float = 10.0
+    http_body_timeout_seconds: float = 30.0
     rate_limit_writes_per_minute: int = 600
     rate_limit_joins_per_minute: int = 20
     rate_limit_searches_per_minute: int = 120

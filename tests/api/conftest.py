@@ -32,6 +32,7 @@ from apikit import Actor, LiveServer, new_actor
 from queueit.app import create_app
 from queueit.config import Settings
 from queueit.db import SERVICE_ROLE, as_login_role
+from queueit.http.server_protocol import protocol_class
 
 GENEROUS = {"rate_limit_writes_per_minute": 1_000_000, "rate_limit_joins_per_minute": 1_000_000}
 
@@ -52,6 +53,7 @@ def serve(settings: Settings, dsn: str) -> LiveServer:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=3,
+        http=protocol_class(settings),  # the HTTP protocol `queueit run` serves with
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api-server", daemon=True)

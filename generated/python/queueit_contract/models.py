@@ -92,6 +92,7 @@ class ProblemCode(StrEnum):
     anonymous_not_allowed = "anonymous_not_allowed"
     duplicate_key = "duplicate_key"
     invalid_utf8 = "invalid_utf8"
+    request_timeout = "request_timeout"
 
 
 # Source: openapi/queueit.yaml#/components/schemas/FieldLocation

@@ -23,6 +23,11 @@ def new_request_id() -> str:
     return secrets.token_hex(8)
 
 
+def valid_request_id(value: str | None) -> str | None:
+    """``value`` when it is a well-formed request id a client may choose, else None."""
+    return value if value and _VALID.match(value) else None
+
+
 def current_request_id() -> str:
     return request_id_var.get()
 
@@ -40,7 +45,7 @@ class RequestIdMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        rid = incoming if incoming and _VALID.match(incoming) else new_request_id()
+        rid = valid_request_id(incoming) or new_request_id()
         token = request_id_var.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
 

@@ -49,11 +49,12 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
     case anonymousNotAllowed
     case duplicateKey
     case invalidUtf8
+    case requestTimeout
     /// A value this version of the package does not know (from a newer server), kept as sent.
     case unknown(String)
 
     /// The values of the spec (never `.unknown`).
-    public static let allCases: [ProblemCode] = [.malformedJson, .badRequest, .validationFailed, .unauthorized, .forbidden, .notMember, .notModerator, .notHost, .banned, .notFound, .notInSession, .sessionNotFound, .songNotFound, .memberNotFound, .methodNotAllowed, .notAcceptable, .unsupportedMediaType, .conflict, .joinCodeTaken, .sessionEnded, .notQueued, .nothingPlaying, .queueLocked, .queueCapReached, .trackTooLong, .explicitNotAllowed, .downvotesDisabled, .cannotModerateMember, .payloadTooLarge, .rateLimited, .upstreamRateLimited, .upstreamBadResponse, .upstreamUnavailable, .serviceUnavailable, .unhealthy, .internalError, .anonymousNotAllowed, .duplicateKey, .invalidUtf8]
+    public static let allCases: [ProblemCode] = [.malformedJson, .badRequest, .validationFailed, .unauthorized, .forbidden, .notMember, .notModerator, .notHost, .banned, .notFound, .notInSession, .sessionNotFound, .songNotFound, .memberNotFound, .methodNotAllowed, .notAcceptable, .unsupportedMediaType, .conflict, .joinCodeTaken, .sessionEnded, .notQueued, .nothingPlaying, .queueLocked, .queueCapReached, .trackTooLong, .explicitNotAllowed, .downvotesDisabled, .cannotModerateMember, .payloadTooLarge, .rateLimited, .upstreamRateLimited, .upstreamBadResponse, .upstreamUnavailable, .serviceUnavailable, .unhealthy, .internalError, .anonymousNotAllowed, .duplicateKey, .invalidUtf8, .requestTimeout]
 
     public init(rawValue: String) {
         switch rawValue {
@@ -96,6 +97,7 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
         case "anonymous_not_allowed": self = .anonymousNotAllowed
         case "duplicate_key": self = .duplicateKey
         case "invalid_utf8": self = .invalidUtf8
+        case "request_timeout": self = .requestTimeout
         default: self = .unknown(rawValue)
         }
     }
@@ -141,6 +143,7 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
         case .anonymousNotAllowed: return "anonymous_not_allowed"
         case .duplicateKey: return "duplicate_key"
         case .invalidUtf8: return "invalid_utf8"
+        case .requestTimeout: return "request_timeout"
         case .unknown(let value): return value
         }
     }

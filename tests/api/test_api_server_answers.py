@@ -1,0 +1,118 @@
+"""What the HTTP server answers by itself, against a real `queueit run`: slow clients are cut
+off by the header and body read timeouts (408), and requests the parser refuses get a
+problem+json 400 with X-Request-ID instead of uvicorn's plain text. Raw sockets throughout: no
+HTTP client would send these."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from service_process import Service, queueit_run
+
+TIMEOUT = 2.0  # header and body read timeouts of the service under test
+SLOW_CLIENTS = 50
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    data_dir: Path = tmp_path_factory.mktemp("answers") / "data"
+    with queueit_run(
+        data_dir,
+        HTTP_HEADER_TIMEOUT_SECONDS=str(TIMEOUT),
+        HTTP_BODY_TIMEOUT_SECONDS=str(TIMEOUT),
+    ) as running:
+        yield running
+
+
+async def _exchange(service: Service, data: bytes, wait: float) -> tuple[bytes, float]:
+    """Send ``data``, read until the server closes (or ``wait`` s pass): (reply, seconds open)."""
+    host, port = service.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    started = time.monotonic()
+    writer.write(data)
+    await writer.drain()
+    reply = b""
+    try:
+        async with asyncio.timeout(wait):
+            while chunk := await reader.read(65536):
+                reply += chunk
+    except TimeoutError:
+        pass
+    finally:
+        writer.close()
+    return reply, time.monotonic() - started
+
+
+def _problem(reply: bytes, status: int, code: str) -> tuple[dict[str, str], dict[str, object]]:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith(f"HTTP/1.1 {status} "), reply[:300]
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    assert headers["content-type"] == "application/problem+json", reply[:300]
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["code"] == code, problem
+    assert problem["request_id"] == headers["x-request-id"], (problem, headers)
+    return headers, problem
+
+
+async def test_slow_headers_are_cut_off_with_a_408(service: Service) -> None:
+    half = b"GET /livez HTTP/1.1\r\nHost: queueit.test\r\nX-Request-ID: slow-client\r\nAccept: a"
+    bound = TIMEOUT + 8
+    results = await asyncio.gather(*(_exchange(service, half, bound) for _ in range(SLOW_CLIENTS)))
+    kept = [seconds for _, seconds in results]
+    print(f"\n{SLOW_CLIENTS} half-header clients kept {min(kept):.2f}-{max(kept):.2f} s")
+    assert max(kept) < bound, f"slow clients still open after {bound} s"
+    for reply, _ in results:
+        headers, _ = _problem(reply, 408, "request_timeout")
+        assert headers["x-request-id"] == "slow-client"  # its header line was complete
+        assert headers["connection"] == "close"
+
+
+async def test_a_connection_that_sends_nothing_is_closed(service: Service) -> None:
+    reply, seconds = await _exchange(service, b"", TIMEOUT + 8)
+    assert seconds < TIMEOUT + 8
+    _problem(reply, 408, "request_timeout")
+
+
+async def test_slow_body_is_cut_off_with_a_408(service: Service) -> None:
+    # signed in, so the app gets as far as reading the body (it answers 401 before that)
+    head = (
+        b"POST /api/v1/sessions/join HTTP/1.1\r\nHost: queueit.test\r\n"
+        + f"Authorization: Bearer {service.token('slow-body')}\r\n".encode()
+        + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    )
+    reply, seconds = await _exchange(service, head, TIMEOUT + 8)
+    print(f"\nslow body kept {seconds:.2f} s")
+    assert seconds < TIMEOUT + 8, "a slow body kept its connection"
+    _problem(reply, 408, "request_timeout")
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        pytest.param(
+            b"GET /api/v1/sessions/caf\xc3\xa9\xff HTTP/1.1\r\nHost: queueit.test\r\n"
+            b"X-Request-ID: bad-path\r\n\r\n",
+            id="invalid-utf8-path",
+        ),
+        pytest.param(
+            b"POST /api/v1/sessions/join HTTP/1.1\r\nHost: queueit.test\r\n"
+            b"X-Request-ID: te-and-cl\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"0\r\n\r\n",
+            id="transfer-encoding-and-content-length",
+        ),
+        pytest.param(b"GET / HTTP/1.1\r\nHost queueit.test\r\n\r\n", id="header-without-colon"),
+    ],
+)
+async def test_requests_the_parser_refuses_get_a_problem(
+    service: Service, request_bytes: bytes
+) -> None:
+    reply, _ = await _exchange(service, request_bytes, 5)
+    headers, problem = _problem(reply, 400, "bad_request")
+    assert problem["type"] == "https://queueit.app/problems/bad_request"
+    assert headers["connection"] == "close"
