@@ -122,9 +122,9 @@ class EmbeddedPostgres:
                 _wait_for_orphans(info.shmget_id)
                 if _zombie(info.pid):
                     # Dead but not reaped (a container whose init does not reap): PostgreSQL
-                    # would take the lock file's pid for a running postmaster and refuse to
-                    # start. Nothing is attached to the old shared memory: the file is stale.
-                    (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+                    # would take the lock files' pid for a running postmaster and refuse to
+                    # start. Nothing is attached to the old shared memory: they are stale.
+                    _remove_stale_locks(self.pgdata, info.socket_dir, info.pid)
             socket_dir = info.socket_dir if info is not None and info.socket_dir else self.pgdata
             log.warning("embedded PostgreSQL: starting it again in %s", self.pgdata)
             try:
@@ -182,6 +182,19 @@ def _running(pid: int, pgdata: Path) -> bool:
         return str(pgdata) in process.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
+
+
+def _remove_stale_locks(pgdata: Path, socket_dir: Path | None, pid: int) -> None:
+    """Remove postmaster.pid and the socket lock files that name the dead postmaster ``pid``."""
+    candidates = [pgdata / "postmaster.pid"]
+    candidates += sorted((socket_dir or pgdata).glob(".s.PGSQL.*.lock"))
+    for lock in candidates:
+        try:
+            owner = lock.read_text().split("\n", 1)[0].strip()
+        except OSError:
+            continue
+        if owner == str(pid):
+            lock.unlink(missing_ok=True)
 
 
 def _zombie(pid: int) -> bool:
