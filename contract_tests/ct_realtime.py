@@ -215,7 +215,9 @@ def _strict_json(text: str) -> tuple[bool, Any]:
 
 
 def expected_answer(frame: str | bytes) -> str:
-    """What the contract says the server answers: an error code, "pong" or "none"."""
+    """What the contract says the server answers on an open socket: an error code, "pong",
+    "none", or "close:4001" for an `auth` whose token is not the caller's own valid one (the
+    fuzzer's never are)."""
     if isinstance(frame, bytes):
         return "malformed_message"
     ok, data = _strict_json(frame)
@@ -229,6 +231,8 @@ def expected_answer(frame: str | bytes) -> str:
         validate_client_message(data)
     except AssertionError:
         return "invalid_message"
+    if data["type"] == "auth":
+        return "close:4001"
     return "pong" if data["type"] == "ping" else "none"
 
 
@@ -399,6 +403,11 @@ async def _fuzz_round(
             await victim.send_raw(frame)
             report.frames += 1
             STATS.count("ws client frames fuzzed")
+            if expected.startswith("close:"):
+                code = await victim.until_closed()
+                report.closes[code] = report.closes.get(code, 0) + 1
+                assert code == int(expected[6:]), f"frame {frame!r:.200}: closed with {code}"
+                return
             if expected == "none":
                 sent += 1
                 await victim.send({"type": "ping"})  # nothing for the frame: the pong comes next

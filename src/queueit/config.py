@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = 20.0
     ws_send_buffer: int = 256  # queued messages per connection before a slow consumer is cut off
     ws_max_message_bytes: int = 16 * 1024
+    ws_max_per_user: int = 10  # sockets per user per process, then 4029
+    ws_max_per_address: int = 200  # authenticated sockets per client address per process
+    ws_max_unauthenticated_per_address: int = 50  # sockets still authenticating, per address
+    ws_token_leeway_seconds: float = 30.0  # a socket closes (4002) this long after its token's exp
     events_retained: int = 1000  # `since` older than this many events gets a fresh snapshot
 
     @property

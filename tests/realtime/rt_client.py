@@ -105,5 +105,13 @@ class RtClient:
         except ConnectionClosed as closed:
             return (closed.rcvd.code if closed.rcvd else None), before
 
+    async def recv_or_close(self, within: float = TIMEOUT) -> dict[str, Any] | int | None:
+        """The next message, or the close code if the server closed instead (TimeoutError when
+        neither happens within `within`)."""
+        try:
+            return await self.recv(within)
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
     async def close(self) -> None:
         await self.ws.close()

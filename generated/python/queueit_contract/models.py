@@ -809,7 +809,10 @@ class PongMessage(BaseModel):
 # Source: openapi/queueit.yaml#/components/schemas/AuthMessage
 class AuthMessage(BaseModel):
     """
-    First client message when the upgrade request carried no token.
+    First client message when the upgrade request carried no token. Sent again on an open
+    connection, it replaces the token: the connection then lives until the new token's
+    expiry (same user only).
+
     """
 
     model_config = ConfigDict(

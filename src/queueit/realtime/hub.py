@@ -50,6 +50,7 @@ from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
 from queueit.db import Connection, Database
 from queueit.realtime import logs, store
+from queueit.realtime.caps import SocketCaps
 from queueit.realtime.connections import ReadConnections
 from queueit.realtime.events import WireEvent
 from queueit.realtime.loader import SnapshotLoader
@@ -101,6 +102,11 @@ class RealtimeHub:
         # pongs at the default 20 s heartbeat.
         self.idle_timeout = idle_timeout if idle_timeout is not None else 3 * self.heartbeat
         self.auth_timeout = auth_timeout
+        self.caps = SocketCaps(
+            settings.ws_max_per_user,
+            settings.ws_max_per_address,
+            settings.ws_max_unauthenticated_per_address,
+        )
         self.close_timeout = close_timeout
         self.notify_delay = notify_delay
         self.poll_interval = poll_interval
@@ -505,7 +511,9 @@ class RealtimeHub:
                     if sub.state is not State.LIVE:
                         continue
                     sub.retire_idle_writer(now)
-                    if now - sub.last_recv > self.idle_timeout:
+                    if now >= sub.expires_at:
+                        sub.close_after(CloseCode.TOKEN_EXPIRED)
+                    elif now - sub.last_recv > self.idle_timeout:
                         sub.close_after(CloseCode.IDLE)
                     elif now >= sub.next_ping:
                         # Spread over the connect times of the sockets: no ping storm.

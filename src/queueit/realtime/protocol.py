@@ -28,6 +28,7 @@ class CloseCode(IntEnum):
     INTERNAL_ERROR = 1011  # reconnect with `since`, with backoff
     TOO_MANY_BAD_FRAMES = 4000
     UNAUTHORIZED = 4001
+    TOKEN_EXPIRED = 4002  # refresh the token; next time send `auth` on the open socket first
     NOT_MEMBER = 4003
     NO_SUCH_SESSION = 4004
     IDLE = 4008
@@ -36,6 +37,7 @@ class CloseCode(IntEnum):
     BANNED = 4011
     LEFT = 4012
     SESSION_ENDED = 4013
+    TOO_MANY_CONNECTIONS = 4029
 
 
 class ErrorCode(StrEnum):

@@ -1,13 +1,15 @@
 """One member's socket, from the upgrade to the close (asyncapi/queueit.yaml).
 
-1. Accept (custom close codes need an open socket), authenticate: `Authorization: Bearer`, the
-   `access_token` query parameter, or an `auth` first frame within `hub.auth_timeout` seconds.
+1. Accept (custom close codes need an open socket; 4029 over the per-address cap), authenticate:
+   `Authorization: Bearer`, the `access_token` query parameter, or an `auth` first frame within
+   `hub.auth_timeout` seconds; 4029 over the per-user or per-address cap.
 2. Subscribe (PENDING: live events are buffered), then in the member's RLS transaction check the
    membership and read the snapshot, or the replay of `since` when every later event is kept.
    Refused callers are told apart with the login role: 4004 no such session, 4013 ended,
    4011 banned, 4003 not a member.
 3. Send the opening frames, go LIVE (buffered events above the opening's seq follow, gap-free),
-   start the writer task, and read client frames until the socket closes.
+   start the writer task, and read client frames until the socket closes. The hub closes the
+   socket (4002) when its token expires (plus leeway) unless an `auth` frame brought a fresh one.
 
 A `since` that is not a non-negative integer is ignored (the client gets a snapshot).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from uuid import UUID
 
@@ -61,6 +64,7 @@ CLOSE_REASONS: dict[int, str] = {
     CloseCode.INTERNAL_ERROR: "internal error",
     CloseCode.TOO_MANY_BAD_FRAMES: "too many malformed frames",
     CloseCode.UNAUTHORIZED: "no valid token",
+    CloseCode.TOKEN_EXPIRED: "token expired",
     CloseCode.NOT_MEMBER: "not a member of this session",
     CloseCode.NO_SUCH_SESSION: "no such session",
     CloseCode.IDLE: "heartbeat timeout",
@@ -69,17 +73,36 @@ CLOSE_REASONS: dict[int, str] = {
     CloseCode.BANNED: "banned",
     CloseCode.LEFT: "left the session",
     CloseCode.SESSION_ENDED: "session ended",
+    CloseCode.TOO_MANY_CONNECTIONS: "too many connections",
 }
 
 
 async def serve(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> None:
     """Run one socket to its end. Never raises for anything the client does."""
     await ws.accept()
+    address = ws.client.host if ws.client is not None else "-"
+    if not hub.caps.enter_unauthenticated(address):
+        await _close(hub, ws, CloseCode.TOO_MANY_CONNECTIONS)
+        return
     sub: Subscriber | None = None
+    counted: UUID | None = None  # the user counted against the caps, once authenticated
     try:
-        sub = await _subscribe(hub, ws, raw_session_id)
+        try:
+            user = await _authenticate(hub, ws)
+        finally:
+            hub.caps.leave_unauthenticated(address)
+        if user is None:
+            return
+        if not hub.caps.enter(address, user.id):
+            await _close(hub, ws, CloseCode.TOO_MANY_CONNECTIONS)
+            return
+        counted = user.id
+        expires_at = _expiry(hub, user)
+        sub = await _subscribe(hub, ws, raw_session_id, user)
+        del user
         if sub is None:
             return
+        sub.expires_at = expires_at
         sub.next_ping = asyncio.get_running_loop().time() + hub.heartbeat
         sub.start_writer(ws.send_text, lambda code: ws.close(code, CLOSE_REASONS.get(code)))
         await _read_frames(hub, ws, sub)
@@ -94,20 +117,30 @@ async def serve(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> None:
         with contextlib.suppress(Exception):
             await _close(hub, ws, CloseCode.INTERNAL_ERROR)
     finally:
+        if counted is not None:
+            hub.caps.leave(address, counted)
         if sub is not None:
             hub.unregister(sub)
             await sub.stop_writer()
 
 
-async def _subscribe(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> Subscriber | None:
-    """Authenticate, subscribe, send the opening and go live; None after closing the socket.
+def _expiry(hub: RealtimeHub, user: AuthUser) -> float:
+    """The loop time at which this user's token stops holding the socket open (exp + leeway)."""
+    exp = user.claims.get("exp")
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return float("inf")
+    remaining = float(exp) - time.time() + hub.settings.ws_token_leeway_seconds
+    return asyncio.get_running_loop().time() + remaining
 
-    A coroutine of its own so that nothing it needed (the user's claims, the snapshot) stays
-    referenced for the life of an idle socket.
+
+async def _subscribe(
+    hub: RealtimeHub, ws: WebSocket, raw_session_id: str, user: AuthUser
+) -> Subscriber | None:
+    """Subscribe, send the opening and go live; None after closing the socket.
+
+    A coroutine of its own so that nothing it needed (the snapshot) stays referenced for the
+    life of an idle socket.
     """
-    user = await _authenticate(hub, ws)
-    if user is None:
-        return None
     try:
         session_id = UUID(raw_session_id)
     except ValueError:
@@ -186,7 +219,9 @@ async def _read_frames(hub: RealtimeHub, ws: WebSocket, sub: Subscriber) -> None
         if isinstance(result, ClientFrame):
             if result.type == "ping":
                 sub.offer(PONG_MESSAGE)
-            # `pong` only proves liveness; a later `auth` is accepted and changes nothing.
+            elif result.type == "auth":
+                await _refresh(hub, sub, result.token)
+            # `pong` only proves liveness.
             continue
         if bad is None:
             bad = deque(maxlen=BAD_FRAMES_ALLOWED)
@@ -196,6 +231,22 @@ async def _read_frames(hub: RealtimeHub, ws: WebSocket, sub: Subscriber) -> None
             sub.close_after(CloseCode.TOO_MANY_BAD_FRAMES, reply)
         else:
             sub.offer(reply)
+
+
+async def _refresh(hub: RealtimeHub, sub: Subscriber, token: str | None) -> None:
+    """A fresh token on the open socket: it now lives until that token's expiry. A token that
+    does not verify, or is someone else's, closes the socket (4001)."""
+    try:
+        user = await hub.verifier.verify(token or "")
+    except AuthUnavailable:
+        return  # the keys are unreachable: keep the old expiry, the client may try again
+    except AuthError:
+        sub.close_after(CloseCode.UNAUTHORIZED)
+        return
+    if user.id != sub.user_id:
+        sub.close_after(CloseCode.UNAUTHORIZED)
+        return
+    sub.expires_at = _expiry(hub, user)
 
 
 async def _authenticate(hub: RealtimeHub, ws: WebSocket) -> AuthUser | None:

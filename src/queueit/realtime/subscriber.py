@@ -56,6 +56,7 @@ class Subscriber:
         "_watchdog",
         "_writer",
         "close_code",
+        "expires_at",
         "killed",
         "last_recv",
         "last_seq",
@@ -86,6 +87,7 @@ class Subscriber:
         self.close_code: int | None = None
         self.last_recv = now
         self.next_ping = now
+        self.expires_at = float("inf")  # loop time after which the token no longer holds (4002)
         self.killed = False
         self._close_timeout = close_timeout
         # The writer's wake-up: a future only while it waits (lighter than an asyncio.Event).

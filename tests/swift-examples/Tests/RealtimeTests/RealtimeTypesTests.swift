@@ -62,6 +62,10 @@ final class RealtimeTypesTests: XCTestCase {
         XCTAssertEqual(RealtimeCloseCode(rawValue: 4999), .unknown(4999))
         XCTAssertEqual(RealtimeCloseCode(rawValue: 4999).action, .stop)
         XCTAssertEqual(RealtimeCloseCode(rawValue: 1013).action, .reconnectWithBackoff)
-        XCTAssertEqual(RealtimeCloseCode.allCases.count, 15)
+        XCTAssertEqual(RealtimeCloseCode(rawValue: 4002), .tokenExpired)
+        XCTAssertEqual(RealtimeCloseCode.tokenExpired.action, .refreshToken)
+        XCTAssertEqual(RealtimeCloseCode(rawValue: 4029), .tooManyConnections)
+        XCTAssertEqual(RealtimeCloseCode.tooManyConnections.action, .reconnectWithBackoff)
+        XCTAssertEqual(RealtimeCloseCode.allCases.count, 17)
     }
 }

@@ -8,7 +8,7 @@
 
 import Foundation
 
-/** First client message when the upgrade request carried no token. */
+/** First client message when the upgrade request carried no token. Sent again on an open connection, it replaces the token: the connection then lives until the new token&#39;s expiry (same user only).  */
 public struct AuthMessage: Sendable, Codable, Hashable {
 
     public enum ModelType: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {

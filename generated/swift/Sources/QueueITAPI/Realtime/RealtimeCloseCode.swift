@@ -50,6 +50,8 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
     case tooManyMalformedFrames
     /// 4001: no valid token (missing, invalid, expired, or no `auth` within 10 s).
     case unauthorized
+    /// 4002: the token expired on the open connection.
+    case tokenExpired
     /// 4003: not a member of this session.
     case notMember
     /// 4004: no such session.
@@ -66,10 +68,12 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
     case left
     /// 4013: the session ended.
     case sessionEnded
+    /// 4029: too many connections (per user or per address).
+    case tooManyConnections
     /// A code this version does not know.
     case unknown(Int)
 
-    public static let allCases: [RealtimeCloseCode] = [.normalClosure, .goingAway, .messageTooBig, .internalError, .serviceRestart, .tooManyMalformedFrames, .unauthorized, .notMember, .sessionNotFound, .heartbeatTimeout, .tooSlow, .kicked, .banned, .left, .sessionEnded]
+    public static let allCases: [RealtimeCloseCode] = [.normalClosure, .goingAway, .messageTooBig, .internalError, .serviceRestart, .tooManyMalformedFrames, .unauthorized, .tokenExpired, .notMember, .sessionNotFound, .heartbeatTimeout, .tooSlow, .kicked, .banned, .left, .sessionEnded, .tooManyConnections]
 
     public init(rawValue: Int) {
         switch rawValue {
@@ -80,6 +84,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case 1012: self = .serviceRestart
         case 4000: self = .tooManyMalformedFrames
         case 4001: self = .unauthorized
+        case 4002: self = .tokenExpired
         case 4003: self = .notMember
         case 4004: self = .sessionNotFound
         case 4008: self = .heartbeatTimeout
@@ -88,6 +93,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case 4011: self = .banned
         case 4012: self = .left
         case 4013: self = .sessionEnded
+        case 4029: self = .tooManyConnections
         default: self = .unknown(rawValue)
         }
     }
@@ -101,6 +107,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case .serviceRestart: return 1012
         case .tooManyMalformedFrames: return 4000
         case .unauthorized: return 4001
+        case .tokenExpired: return 4002
         case .notMember: return 4003
         case .sessionNotFound: return 4004
         case .heartbeatTimeout: return 4008
@@ -109,6 +116,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case .banned: return 4011
         case .left: return 4012
         case .sessionEnded: return 4013
+        case .tooManyConnections: return 4029
         case .unknown(let code): return code
         }
     }
@@ -124,6 +132,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case .serviceRestart: return .reconnect
         case .tooManyMalformedFrames: return .fixClient
         case .unauthorized: return .refreshToken
+        case .tokenExpired: return .refreshToken
         case .notMember: return .join
         case .sessionNotFound: return .stop
         case .heartbeatTimeout: return .reconnect
@@ -132,6 +141,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case .banned: return .stop
         case .left: return .stop
         case .sessionEnded: return .stop
+        case .tooManyConnections: return .reconnectWithBackoff
         case .unknown(let code): return (4000..<5000).contains(code) ? .stop : .reconnectWithBackoff
         }
     }
@@ -146,6 +156,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case .serviceRestart: return "server restarting (sent by the HTTP server on shutdown)"
         case .tooManyMalformedFrames: return "too many malformed frames"
         case .unauthorized: return "no valid token (missing, invalid, expired, or no `auth` within 10 s)"
+        case .tokenExpired: return "the token expired on the open connection"
         case .notMember: return "not a member of this session"
         case .sessionNotFound: return "no such session"
         case .heartbeatTimeout: return "heartbeat timeout"
@@ -154,6 +165,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case .banned: return "banned from the session"
         case .left: return "left the session (from this or another device)"
         case .sessionEnded: return "the session ended"
+        case .tooManyConnections: return "too many connections (per user or per address)"
         case .unknown(let code): return "close code \(code)"
         }
     }

@@ -1,0 +1,126 @@
+"""Socket caps (per user, per address, unauthenticated) and a socket's life bounded by its
+token (asyncapi: 4029, 4002, `auth` on the open socket)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import rt_data as data
+from rt_client import RtClient
+from rt_data import RtUser
+from rt_server import RtServer
+
+from queueit.auth.dev import mint_dev_token
+from queueit.db import Database
+
+UserFactory = Callable[[str], Awaitable[RtUser]]
+Start = Callable[..., Awaitable[RtServer]]
+
+
+async def opened(server: RtServer, sid: Any, token: str | None, **kw: Any) -> RtClient:
+    client = await RtClient.open(server.url, sid, token=token, **kw)
+    if token is not None:
+        assert (await client.next())["type"] == "snapshot"
+    return client
+
+
+async def test_one_user_holds_at_most_the_cap(
+    db: Database, start_server: Start, user: UserFactory
+) -> None:
+    server = await start_server(ws_max_per_user=2)
+    host, guest = await user("host"), await user("guest")
+    sid = await data.create_session(db, host, [guest])
+    first = await opened(server, sid, guest.token)
+    second = await opened(server, sid, guest.token)
+    third = await RtClient.open(server.url, sid, token=guest.token)
+    code, before = await third.closed_with()
+    assert (code, before) == (4029, [])
+    host_socket = await opened(server, sid, host.token)  # someone else is not affected
+    await first.close()
+    for _ in range(50):  # the slot comes back once the server has seen the close
+        again = await RtClient.open(server.url, sid, token=guest.token)
+        message = await again.recv_or_close()
+        if message != 4029:
+            assert message["type"] == "snapshot"
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the freed slot never came back")
+    for client in (second, host_socket, again):
+        await client.close()
+
+
+async def test_one_address_holds_at_most_the_cap(
+    db: Database, start_server: Start, user: UserFactory
+) -> None:
+    server = await start_server(ws_max_per_address=3)
+    host = await user("host")
+    guests = [await user(f"g{i}") for i in range(3)]
+    sid = await data.create_session(db, host, guests)
+    clients = [await opened(server, sid, g.token) for g in guests]
+    extra = await RtClient.open(server.url, sid, token=host.token)
+    assert (await extra.closed_with())[0] == 4029
+    for client in clients:
+        await client.close()
+
+
+async def test_unauthenticated_sockets_are_capped_per_address(
+    db: Database, start_server: Start, user: UserFactory
+) -> None:
+    server = await start_server(ws_max_unauthenticated_per_address=2)
+    host = await user("host")
+    sid = await data.create_session(db, host)
+    waiting = [await RtClient.open(server.url, sid) for _ in range(2)]  # no token yet
+    flood = await RtClient.open(server.url, sid)
+    assert (await flood.closed_with())[0] == 4029
+    # authenticating frees the slot it held
+    await waiting[0].send({"type": "auth", "token": host.token})
+    assert (await waiting[0].next())["type"] == "snapshot"
+    for _ in range(50):
+        late = await RtClient.open(server.url, sid)
+        try:
+            code = await late.recv_or_close(within=0.2)
+        except TimeoutError:  # still open, waiting for its `auth`: admitted
+            break
+        assert code == 4029
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("an authenticated socket still counted as unauthenticated")
+    for client in (*waiting, late):
+        await client.close()
+
+
+async def test_a_socket_closes_when_its_token_expires(
+    db: Database, start_server: Start, user: UserFactory
+) -> None:
+    server = await start_server(ws_token_leeway_seconds=0)
+    host, guest = await user("host"), await user("guest")
+    sid = await data.create_session(db, host, [guest])
+    short = mint_dev_token(guest.name, server.settings, lifetime=timedelta(seconds=3))
+    client = await opened(server, sid, short)
+    started = time.monotonic()
+    code, _ = await client.closed_with(within=10)
+    waited = time.monotonic() - started
+    assert code == 4002
+    assert 1.5 < waited < 6, waited  # at the token's exp (3 s), give or take the 1 s tick
+
+
+async def test_a_fresh_token_on_the_open_socket_keeps_it_open(
+    db: Database, start_server: Start, user: UserFactory
+) -> None:
+    server = await start_server(ws_token_leeway_seconds=0)
+    host, guest = await user("host"), await user("guest")
+    sid = await data.create_session(db, host, [guest])
+    short = mint_dev_token(guest.name, server.settings, lifetime=timedelta(seconds=3))
+    client = await opened(server, sid, short)
+    await client.send({"type": "auth", "token": guest.token})  # the refreshed session's token
+    await asyncio.sleep(5)
+    await client.send({"type": "ping"})
+    assert (await client.recv())["type"] == "pong"  # still open past the first token's exp
+    # someone else's token on this socket is refused
+    await client.send({"type": "auth", "token": host.token})
+    assert (await client.closed_with())[0] == 4001
