@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import rt_data as data
-from rt_client import RtClient
+from rt_client import TIMEOUT, RtClient
 from rt_data import RtUser
 from rt_server import RtServer
 
@@ -28,6 +28,25 @@ async def opened(server: RtServer, sid: Any, token: str | None, **kw: Any) -> Rt
     return client
 
 
+async def admitted(server: RtServer, sid: Any, token: str | None, why: str) -> RtClient:
+    """Open sockets until one is not refused with 4029: a slot comes back once the server has
+    seen a close (or an authentication). With a token, admitted means a snapshot; without,
+    still open and waiting for its `auth`."""
+    for _ in range(50):
+        client = await RtClient.open(server.url, sid, token=token)
+        try:
+            answer = await client.recv_or_close(0.2 if token is None else TIMEOUT)
+        except TimeoutError:
+            if token is None:
+                return client
+            raise
+        if answer != 4029:
+            assert isinstance(answer, dict) and answer["type"] == "snapshot", answer
+            return client
+        await asyncio.sleep(0.05)
+    raise AssertionError(why)
+
+
 async def test_one_user_holds_at_most_the_cap(
     db: Database, start_server: Start, user: UserFactory
 ) -> None:
@@ -41,15 +60,7 @@ async def test_one_user_holds_at_most_the_cap(
     assert (code, before) == (4029, [])
     host_socket = await opened(server, sid, host.token)  # someone else is not affected
     await first.close()
-    for _ in range(50):  # the slot comes back once the server has seen the close
-        again = await RtClient.open(server.url, sid, token=guest.token)
-        message = await again.recv_or_close()
-        if message != 4029:
-            assert message["type"] == "snapshot"
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the freed slot never came back")
+    again = await admitted(server, sid, guest.token, "the freed slot never came back")
     for client in (second, host_socket, again):
         await client.close()
 
@@ -80,16 +91,9 @@ async def test_unauthenticated_sockets_are_capped_per_address(
     # authenticating frees the slot it held
     await waiting[0].send({"type": "auth", "token": host.token})
     assert (await waiting[0].next())["type"] == "snapshot"
-    for _ in range(50):
-        late = await RtClient.open(server.url, sid)
-        try:
-            code = await late.recv_or_close(within=0.2)
-        except TimeoutError:  # still open, waiting for its `auth`: admitted
-            break
-        assert code == 4029
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("an authenticated socket still counted as unauthenticated")
+    late = await admitted(
+        server, sid, None, "an authenticated socket still counted as unauthenticated"
+    )
     for client in (*waiting, late):
         await client.close()
 

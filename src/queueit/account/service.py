@@ -14,7 +14,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from queueit.account.auth_admin import AuthAdmin, AuthAdminUnavailable
-from queueit.db import Connection
 from queueit.http.problems import ServiceUnavailable
 from queueit.kit.tx import Tx
 
@@ -40,10 +39,5 @@ async def delete_auth_user(admin: AuthAdmin | None, user_id: UUID, *, dev_auth: 
 
 async def forget_me(tx: Tx) -> None:
     """Remove the caller's data, recording the events it wrote for publishing."""
-    for session_id, seq in await _forget_me(tx.conn):
-        tx.appended_event(session_id, seq)
-
-
-async def _forget_me(conn: Connection) -> list[tuple[UUID, int]]:
-    rows = await conn.fetch("select session_id, seq from app.forget_me()")
-    return [(row["session_id"], int(row["seq"])) for row in rows]
+    for row in await tx.conn.fetch("select session_id, seq from app.forget_me()"):
+        tx.appended_event(row["session_id"], int(row["seq"]))

@@ -8,7 +8,10 @@ are there to stop one client from holding hundreds of them (~58 KiB each) or flo
 from __future__ import annotations
 
 from collections import Counter
+from typing import TypeVar
 from uuid import UUID
+
+K = TypeVar("K", str, UUID)
 
 
 class SocketCaps:
@@ -44,9 +47,9 @@ class SocketCaps:
         _decrement(self._addresses, address)
 
 
-def _decrement(counter: Counter[str] | Counter[UUID], key: object) -> None:
-    count = counter.get(key, 0)  # type: ignore[call-overload]
-    if count <= 1:
-        counter.pop(key, None)  # type: ignore[call-overload]
+def _decrement(counter: Counter[K], key: K) -> None:
+    """One less; the key goes when it reaches zero (idle addresses must not accumulate)."""
+    if counter[key] <= 1:
+        counter.pop(key, None)
     else:
-        counter[key] = count - 1  # type: ignore[index]
+        counter[key] -= 1
