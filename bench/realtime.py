@@ -14,7 +14,8 @@ What runs where (all on this machine):
   realtime router, with a test snapshot loader (tests/realtime/rt_app.py:create_app); `--shortcut`
   mounts `RealtimeShortcut` on it.
 - Clients: `--client-procs` processes, each holding its share of the sockets (websockets asyncio
-  client, no compression, like the iOS app). Every socket checks that seqs arrive in order,
+  client, no compression, like the iOS app), spread over loopback source addresses so that no
+  address exceeds the server's per-address caps. Every socket checks that seqs arrive in order,
   without gaps or duplicates, and stamps the arrival of every event.
 - Writer (this process): every change is a vote that flips a member's vote on an entry (so each
   one changes the total and makes exactly one `votes_updated`). Votes on one entry are never in
@@ -275,8 +276,26 @@ async def wait_for_server(port: int, proc: Any, within: float = 60.0) -> None:
 # --- clients (one process per --client-procs) ----------------------------------------------------
 
 
+def source_address(sock_id: int, per_address: int) -> str:
+    """The loopback address socket `sock_id` connects from. A party's phones come from many
+    addresses; the server caps sockets per address (WS_MAX_PER_ADDRESS, and sockets still
+    authenticating by WS_MAX_UNAUTHENTICATED_PER_ADDRESS), so the benchmark spreads its sockets
+    over 127.0.0.2, 127.0.0.3, ... (all of 127.0.0.0/8 is loopback on Linux), `per_address` each,
+    and measures the server with its caps as configured."""
+    n = 2 + sock_id // per_address
+    return f"127.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+
+
+def sockets_per_address(settings: Any) -> int:
+    return max(1, min(settings.ws_max_per_address, settings.ws_max_unauthenticated_per_address))
+
+
 def client_main(
-    pipe: Pipe, url: str, sockets: list[tuple[int, int, str, str]], concurrency: int
+    pipe: Pipe,
+    url: str,
+    sockets: list[tuple[int, int, str, str]],
+    concurrency: int,
+    per_address: int,
 ) -> None:
     """Worker process: hold `sockets` = [(socket id, session index, session id, token)]."""
     raise_fd_limit()
@@ -286,11 +305,15 @@ def client_main(
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    asyncio.run(_client_run(pipe, url, sockets, concurrency))
+    asyncio.run(_client_run(pipe, url, sockets, concurrency, per_address))
 
 
 async def _client_run(
-    pipe: Pipe, url: str, sockets: list[tuple[int, int, str, str]], concurrency: int
+    pipe: Pipe,
+    url: str,
+    sockets: list[tuple[int, int, str, str]],
+    concurrency: int,
+    per_address: int,
 ) -> None:
     import orjson
     from websockets.asyncio.client import connect
@@ -313,9 +336,11 @@ async def _client_run(
                 compression=None,
                 open_timeout=120,
                 max_queue=64,
+                local_addr=(source_address(sock_id, per_address), 0),
             )
             first = orjson.loads(await ws.recv())
-            assert first["type"] == "snapshot"
+            if first["type"] != "snapshot":
+                raise RuntimeError(f"socket {sock_id}: first message {first['type']!r}")
             snapshot_bytes.append(len(orjson.dumps(first["data"])))
             opened.append(ws)
         last = first["seq"]
@@ -362,6 +387,39 @@ async def _client_run(
             await asyncio.wait_for(ws.close(), 2)
     for task in tasks:
         task.cancel()
+
+
+CONNECT_WITHIN = 300.0  # seconds for a client process to open all its sockets
+
+
+def start_client(
+    ctx: Any,
+    url: str,
+    sockets: list[tuple[int, int, str, str]],
+    concurrency: int,
+    per_address: int,
+) -> tuple[Pipe, Any]:
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=client_main, args=(child, url, sockets, concurrency, per_address))
+    proc.start()
+    # Only the child holds its end now: when the child dies, the parent's recv sees EOF
+    # instead of waiting for ever.
+    child.close()
+    return parent, proc
+
+
+async def receive(pipe: Pipe, proc: Any, within: float) -> Any:
+    """The client's next message; an error when it dies or says nothing within `within` s."""
+    deadline = time.monotonic() + within
+    while not await asyncio.to_thread(pipe.poll, 0.2):
+        if not proc.is_alive() and not pipe.poll():
+            raise RuntimeError(f"client process exited with {proc.exitcode} before answering")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"client process said nothing within {within:g} s")
+    try:
+        return pipe.recv()
+    except EOFError as exc:
+        raise RuntimeError(f"client process exited with {proc.exitcode}") from exc
 
 
 # --- writer -------------------------------------------------------------------------------------
@@ -575,7 +633,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     work = Path(tempfile.mkdtemp(prefix="queueit-bench-"))
     settings = Settings(_env_file=None, data_dir=work)  # type: ignore[call-arg]
-    procs: list[Any] = []
+    clients: list[tuple[Pipe, Any]] = []  # (pipe, process): the warm-up client first
     server = None
     try:
         if args.dsn:
@@ -598,13 +656,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # warm-up socket (first-connection imports and caches), then the idle baseline
         warm = multiprocessing.get_context("spawn")
-        parent, child = warm.Pipe()
+        per_address = sockets_per_address(settings)
         first = plan[0].members[0]
-        proc = warm.Process(
-            target=client_main, args=(child, url, [(0, 0, str(plan[0].id), first.token)], 1)
+        parent, proc = start_client(
+            warm, url, [(0, 0, str(plan[0].id), first.token)], 1, per_address
         )
-        proc.start()
-        reply = parent.recv()
+        clients.append((parent, proc))
+        reply = await receive(parent, proc, CONNECT_WITHIN)
         if "error" in reply:
             raise RuntimeError(f"warm-up client: {reply['error']}")
         await asyncio.sleep(1.0)
@@ -620,17 +678,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         ]
         shares = [sockets[k :: args.client_procs] for k in range(args.client_procs)]
-        pipes = []
         for share in shares:
-            a, b = warm.Pipe()
-            p = warm.Process(target=client_main, args=(b, url, share, args.connect_concurrency))
-            p.start()
-            procs.append(p)
-            pipes.append(a)
+            clients.append(start_client(warm, url, share, args.connect_concurrency, per_address))
         t0 = time.monotonic()
         snapshot_bytes = reply["snapshot_bytes"][0]
-        for a in pipes:
-            got = await asyncio.to_thread(a.recv)
+        for a, p in clients[1:]:
+            got = await receive(a, p, CONNECT_WITHIN)
             if "error" in got:
                 raise RuntimeError(f"client process: {got['error']}")
         connect_seconds = time.monotonic() - t0
@@ -647,7 +700,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         groups = {
             "server": [server.pid],
             "postgres": postgres_pids(),
-            "clients": [p.pid for p in [proc, *procs] if p.pid is not None],
+            "clients": [p.pid for _, p in clients if p.pid is not None],
             "writer": [os.getpid()],
         }
         cpu_start = cpu_snapshot(groups)
@@ -671,15 +724,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stamps: list[tuple[int, int, int, str | None, float]] = []
         bad = {"gaps": 0, "out_of_order": 0, "duplicates": 0, "closed": 0}
         sizes: dict[str, int] = {}
-        for a in [parent, *pipes]:
+        for a, _ in clients:
             a.send("stop")
-        for a in [parent, *pipes]:
-            got = await asyncio.to_thread(a.recv)
+        for a, p in clients:
+            got = await receive(a, p, 120.0)
             stamps.extend(got["stamps"])
             for key in bad:
                 bad[key] += got["bad"].get(key, 0)
             sizes.update(got["sizes"])
-        for p in [proc, *procs]:
+        for _, p in clients:
             p.join(10)
 
         latencies, lower = match_latencies(times, stamps)
@@ -732,7 +785,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "refetch_source": refetch[1],
         }
     finally:
-        for p in procs:
+        for _, p in clients:
             if p.is_alive():
                 p.terminate()
         if server is not None:
@@ -869,7 +922,11 @@ def main(argv: list[str] | None = None) -> int:
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    result = asyncio.run(run(args))
+    try:
+        result = asyncio.run(run(args))
+    except RuntimeError as exc:  # a client, the server or the writer failed: say so, exit 1
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
     table = render(result)
     print()
     print(table)

@@ -1,0 +1,91 @@
+"""Benchmarks cannot rot: each one runs here at a tiny size, end to end (its own embedded
+PostgreSQL, a real server process, real sockets), and must exit 0 and print its figures.
+
+No timing is asserted: the figures are the benchmark's business. What is asserted is that it
+runs, that every event reached every socket, and that a failing client fails the run at once
+instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+# A hang is a failure; this bound only keeps a broken benchmark from stalling the suite.
+HANG = 240
+
+
+def run_bench(
+    script: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *args],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+        check=False,
+    )
+
+
+def result_json(out: Path) -> dict[str, object]:
+    text = out.read_text()
+    return json.loads(text.split("```json\n", 1)[1].rsplit("```", 1)[0])
+
+
+@pytest.mark.slow
+def test_realtime_bench_runs_past_one_address_cap(tmp_path: Path) -> None:
+    """24 sockets against a server that lets one address hold 8 (4 still authenticating):
+    the benchmark spreads its clients over loopback addresses and keeps the caps in force."""
+    out = tmp_path / "realtime.md"
+    done = run_bench(
+        "realtime.py",
+        *("--sessions", "2", "--members", "12", "--songs", "5"),
+        *("--rate", "20", "--duration", "2", "--out", str(out)),
+        env={"WS_MAX_PER_ADDRESS": "8", "WS_MAX_UNAUTHENTICATED_PER_ADDRESS": "4"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| request→delivery p99 |" in done.stdout
+    assert "| server memory per idle socket |" in done.stdout
+    result = result_json(out)
+    assert result["config"]["sockets"] == 24  # type: ignore[index]
+    assert result["commits"] > 0
+    assert result["failed_writes"] == 0
+    assert result["lost"] == 0
+    assert result["bad"] == {"gaps": 0, "out_of_order": 0, "duplicates": 0, "closed": 0}
+
+
+@pytest.mark.slow
+def test_realtime_bench_fails_at_once_when_its_clients_fail(tmp_path: Path) -> None:
+    """Every socket refused (4029: no sockets per user): exit non-zero, saying why."""
+    done = run_bench(
+        "realtime.py",
+        *("--sessions", "1", "--members", "3", "--songs", "2"),
+        *("--rate", "5", "--duration", "1", "--out", str(tmp_path / "never.md")),
+        env={"WS_MAX_PER_USER": "0"},
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "benchmark failed" in done.stderr
+    assert "4029" in done.stderr
+    assert not (tmp_path / "never.md").exists()
+
+
+@pytest.mark.slow
+def test_votes_bench_runs(tmp_path: Path) -> None:
+    out = tmp_path / "votes.md"
+    done = run_bench(
+        "votes.py",
+        *("--duration", "1", "--warmup", "0.5", "--clients", "4", "--users", "8"),
+        *("--sessions", "2", "--songs", "3", "--rate", "20", "--out", str(out)),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| HTTP errors | 0 |" in done.stdout
+    assert "| direct SQL errors | 0 |" in done.stdout
+    assert out.read_text().startswith("#")
