@@ -1,7 +1,7 @@
 """The generated Swift client against the live server: `swift test` in
 contract_tests/swift/QueueITLiveContract.
 
-The package depends on generated/swift by path. Its tests get the server's base URL, two fresh
+The package depends on generated/QueueITAPI by path. Its tests get the server's base URL, two fresh
 users' tokens and the bodies captured from the server during this run (the fuzzer's, the REST
 tour's, the WebSocket party's) through environment variables. Never skipped: a missing Swift
 toolchain or any Swift failure fails this test. Build artifacts stay in the package's .build

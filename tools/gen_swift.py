@@ -318,13 +318,13 @@ def generate(root: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate generated/swift from the spec.")
+    parser = argparse.ArgumentParser(description="Generate generated/QueueITAPI from the spec.")
     parser.add_argument("--root", type=Path, default=REPO)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         generate(args.root.resolve(), Path(tmp) / "out")
-        replace(Path(tmp) / "out", (args.out or args.root / "generated" / "swift").resolve())
+        replace(Path(tmp) / "out", (args.out or args.root / "generated" / "QueueITAPI").resolve())
     return 0
 
 

@@ -1,7 +1,7 @@
 """`make generate`: everything generated from the specs, in one go.
 
     generated/python/                              tools/gen_python.py
-    generated/swift/                               tools/gen_swift.py
+    generated/QueueITAPI/                               tools/gen_swift.py
     tests/swift-examples/Tests/ExamplesTests/Generated/   tools/swift_examples.py
 
 Each generator writes into a scratch folder; the result then replaces the target folder, keeping
@@ -28,7 +28,7 @@ def targets(root: Path) -> dict[str, Path]:
     """Name -> folder of every generated output, relative to `root`."""
     return {
         "python": root / "generated" / "python",
-        "swift": root / "generated" / "swift",
+        "swift": root / "generated" / "QueueITAPI",
         "swift-examples": root / swift_examples.FIXTURE_DIR,
     }
 

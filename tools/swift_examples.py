@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        write(root, (args.swift or root / "generated" / "swift").resolve(), Path(tmp) / "out")
+        write(root, (args.swift or root / "generated" / "QueueITAPI").resolve(), Path(tmp) / "out")
         replace(Path(tmp) / "out", (args.out or root / FIXTURE_DIR).resolve())
     if args.run:
         return run_swift_test(root / PACKAGE_DIR)

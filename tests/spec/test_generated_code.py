@@ -24,7 +24,7 @@ from tools.generate import generate_into
 from tools.outdir import files
 
 GENERATED_PY = REPO / "generated" / "python"
-GENERATED_SWIFT = REPO / "generated" / "swift"
+GENERATED_SWIFT = REPO / "generated" / "QueueITAPI"
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_check_generated_reports_drift_and_generate_repairs_it(
 
     assert generate.main(["--root", str(mini_root)]) == 0
     assert check_generated.main(["--root", str(mini_root)]) == 0
-    swift = mini_root / "generated" / "swift"
+    swift = mini_root / "generated" / "QueueITAPI"
     user = swift / "Sources" / "QueueITAPI" / "Models" / "User.swift"
     user.write_text(user.read_text() + "// hand edit\n")
     (mini_root / "generated" / "python" / "README.md").unlink()
@@ -76,10 +76,10 @@ def test_check_generated_reports_drift_and_generate_repairs_it(
 
     assert check_generated.main(["--root", str(mini_root)]) == 1
     out = capsys.readouterr().out
-    assert "changed  generated/swift/Sources/QueueITAPI/Models/User.swift" in out
+    assert "changed  generated/QueueITAPI/Sources/QueueITAPI/Models/User.swift" in out
     assert "-// hand edit" in out
     assert "missing  generated/python/README.md" in out
-    assert "extra    generated/swift/Sources/QueueITAPI/Models/Old.swift" in out
+    assert "extra    generated/QueueITAPI/Sources/QueueITAPI/Models/Old.swift" in out
     assert ".build" not in out
 
     assert generate.main(["--root", str(mini_root)]) == 0

@@ -1,8 +1,8 @@
 """Every example body of the specs decodes with the generated Swift models (`swift test`).
 
-tests/swift-examples is a SwiftPM package depending on generated/swift by path; its XCTest reads
-Generated/examples.json (written by `make generate`, see tools/swift_examples.py). This test runs
-it — slow (a Swift build), and never skipped: the iOS app depends on what it proves. Then the
+tests/swift-examples is a SwiftPM package depending on generated/QueueITAPI by path; its XCTest
+reads Generated/examples.json (written by `make generate`, see tools/swift_examples.py). This test
+runs it — slow (a Swift build), and never skipped: the iOS app depends on what it proves. Then the
 examples as the Swift client re-encodes them are checked against the spec: what the app sends
 must be valid, with dates written as YYYY-MM-DDTHH:MM:SSZ.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from spec_testkit import swift_executable
 
 from tools import swift_examples
 from tools.contract import REPO, WIRE_DATETIME, Example, Node, Specs
@@ -25,14 +25,6 @@ from tools.spec_check import ExampleValidator, datetime_like
 
 PACKAGE = REPO / swift_examples.PACKAGE_DIR
 UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-
-
-def _swift() -> str:
-    found = shutil.which("swift") or (
-        "/opt/swift/usr/bin/swift" if Path("/opt/swift/usr/bin/swift").exists() else None
-    )
-    assert found, "swift is not installed: the Swift example tests cannot be skipped"
-    return found
 
 
 def _normalized(value: Any) -> Any:
@@ -47,7 +39,7 @@ def _normalized(value: Any) -> Any:
 
 
 def test_fixtures_match_the_specs() -> None:
-    fresh = swift_examples.build(REPO, REPO / "generated" / "swift")
+    fresh = swift_examples.build(REPO, REPO / "generated" / "QueueITAPI")
     for name, content in fresh.items():
         committed = REPO / swift_examples.FIXTURE_DIR / name
         assert committed.read_text() == content, f"{name} is stale: run `make generate`"
@@ -57,7 +49,7 @@ def test_fixtures_match_the_specs() -> None:
 def test_swift_decodes_every_example(tmp_path: Path) -> None:
     reencoded = tmp_path / "reencoded.json"
     result = subprocess.run(
-        [_swift(), "test", "--disable-swift-testing"],
+        [swift_executable(), "test", "--disable-swift-testing"],
         cwd=PACKAGE,
         env={**os.environ, "QUEUEIT_SWIFT_REENCODED": str(reencoded)},
         capture_output=True,

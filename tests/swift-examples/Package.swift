@@ -8,25 +8,25 @@ import PackageDescription
 let package = Package(
     name: "QueueITExamples",
     dependencies: [
-        .package(path: "../../generated/swift"),
+        .package(path: "../../generated/QueueITAPI"),
     ],
     targets: [
         .testTarget(
             name: "ExamplesTests",
-            dependencies: [.product(name: "QueueITAPI", package: "swift")],
+            dependencies: [.product(name: "QueueITAPI", package: "QueueITAPI")],
             path: "Tests/ExamplesTests",
             exclude: ["Generated/examples.json"]
         ),
-        // The hand-written Swift of the package (tools/swift-support, copied into generated/swift).
+        // The hand-written Swift of the package (tools/swift-support, copied into generated/QueueITAPI).
         .testTarget(
             name: "SupportTests",
-            dependencies: [.product(name: "QueueITAPI", package: "swift")],
+            dependencies: [.product(name: "QueueITAPI", package: "QueueITAPI")],
             path: "Tests/SupportTests"
         ),
         // The realtime types generated from asyncapi/queueit.yaml (tools/gen_swift_realtime.py).
         .testTarget(
             name: "RealtimeTests",
-            dependencies: [.product(name: "QueueITAPI", package: "swift")],
+            dependencies: [.product(name: "QueueITAPI", package: "QueueITAPI")],
             path: "Tests/RealtimeTests"
         ),
     ],

@@ -1,0 +1,113 @@
+"""An iOS team adds QueueITAPI the two ways SwiftPM offers: by this repository's git URL (the
+root Package.swift) and by path (generated/QueueITAPI, whose folder name is the package's
+identity). Each way is resolved, and the git one built, by a small app package of its own."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from spec_testkit import REPO, swift_executable
+
+GENERATED = REPO / "generated" / "QueueITAPI"
+
+APP_MANIFEST = """// swift-tools-version:6.0
+import PackageDescription
+let package = Package(
+    name: "PartyApp",
+    platforms: [.macOS(.v10_15)],
+    dependencies: [{dependency}],
+    targets: [
+        .executableTarget(
+            name: "PartyApp",
+            dependencies: [.product(name: "QueueITAPI", package: "{identity}")]
+        ),
+    ]
+)
+"""
+
+APP_MAIN = """import Foundation
+import QueueITAPI
+
+let client = QueueITClient(baseURL: URL(string: "https://queueit.example")!, tokenProvider: { nil })
+print(client.baseURL.absoluteString)
+"""
+
+
+def swift(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [swift_executable(), *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+def dump(package_dir: Path) -> dict[str, Any]:
+    done = swift("package", "dump-package", cwd=package_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest: dict[str, Any] = json.loads(done.stdout)
+    manifest.pop("packageKind")  # where it was read from
+    return manifest
+
+
+def app(tmp_path: Path, dependency: str, identity: str) -> Path:
+    root = tmp_path / "PartyApp"
+    (root / "Sources" / "PartyApp").mkdir(parents=True)
+    manifest = APP_MANIFEST.replace("{dependency}", dependency).replace("{identity}", identity)
+    (root / "Package.swift").write_text(manifest)
+    (root / "Sources" / "PartyApp" / "main.swift").write_text(APP_MAIN)
+    return root
+
+
+def git(*args: str, cwd: Path) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=ci", "-c", "user.email=ci@queueit.invalid", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_root_manifest_is_the_generated_one_with_the_path_from_the_root() -> None:
+    root, generated = dump(REPO), dump(GENERATED)
+    assert root["name"] == generated["name"] == "QueueITAPI"
+    for target in generated["targets"]:
+        target["path"] = "generated/QueueITAPI/" + target["path"]
+    assert root == generated
+
+
+@pytest.mark.slow
+def test_an_app_adds_the_package_by_git_url_and_builds(tmp_path: Path) -> None:
+    # A repository as a host serves it: the root manifest and the generated package, tagged.
+    served = tmp_path / "queueit-backend"
+    served.mkdir()
+    shutil.copy2(REPO / "Package.swift", served / "Package.swift")
+    shutil.copytree(
+        GENERATED, served / "generated" / "QueueITAPI", ignore=shutil.ignore_patterns(".build")
+    )
+    git("init", "-q", "-b", "main", cwd=served)
+    git("add", "-A", cwd=served)
+    git("commit", "-q", "-m", "release", cwd=served)
+    git("tag", "1.0.0", cwd=served)
+
+    root = app(tmp_path, f'.package(url: "file://{served}", from: "1.0.0")', "queueit-backend")
+    done = swift("build", cwd=root)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    resolved = json.loads((root / "Package.resolved").read_text())
+    assert [p["identity"] for p in resolved["pins"]] == ["queueit-backend"]
+    assert resolved["pins"][0]["state"]["version"] == "1.0.0"
+    ran = subprocess.run(
+        [root / ".build" / "debug" / "PartyApp"], capture_output=True, text=True, check=True
+    )
+    assert ran.stdout.strip() == "https://queueit.example"
+
+
+def test_an_app_adds_the_package_by_path_as_queueitapi(tmp_path: Path) -> None:
+    root = app(tmp_path, f'.package(path: "{GENERATED}")', "QueueITAPI")
+    done = swift("package", "describe", "--type", "json", cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    described = json.loads(done.stdout)
+    products = [d for t in described["targets"] for d in t.get("product_dependencies", [])]
+    assert products == ["QueueITAPI"]
