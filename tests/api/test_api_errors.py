@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -24,6 +25,7 @@ from pgserver.postgres_server import PostgresServer, get_server
 from queueit.auth.dev import mint_dev_token
 from queueit.db import Database, apply, start_embedded
 from queueit.logging_setup import JsonFormatter
+from tools.contract import HTTP_METHODS, OPENAPI, REPO, load_yaml
 
 
 async def test_malformed_json_is_400(actor: Any) -> None:
@@ -37,6 +39,32 @@ async def test_malformed_json_is_400(actor: Any) -> None:
             path, content=body, headers={"Content-Type": "application/json"}
         )
         problem(response, 400, "malformed_json")
+    problem(await a.current(), 404, "not_in_session")  # nothing was created
+
+
+def json_body_operations() -> list[tuple[str, str]]:
+    """(method, path with random ids) of every operation of the spec that takes a JSON body."""
+    spec = load_yaml(REPO / OPENAPI)
+    found = []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS and "requestBody" in operation:
+                found.append((method.upper(), re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)))
+    return found
+
+
+async def test_deeply_nested_json_is_400_on_every_json_operation(actor: Any) -> None:
+    """Before: RecursionError in the duplicate-key check, 500 on every operation."""
+    a = await actor("a")
+    operations = json_body_operations()
+    assert len(operations) >= 7
+    for depth in (10_000, 1_000, 300):  # 10,000 objects deep is 60 KB, under the body limit
+        for body in (b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth):
+            for method, path in operations:
+                response = await a.client.request(
+                    method, path, content=body, headers={"Content-Type": "application/json"}
+                )
+                problem(response, 400, "malformed_json")
     problem(await a.current(), 404, "not_in_session")  # nothing was created
 
 

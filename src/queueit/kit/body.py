@@ -216,6 +216,14 @@ def check_json_text(raw: bytes) -> None:
         raise ProblemError(
             "duplicate_key", f"The key {exc.key[:100]!r} appears twice in one object.", status=400
         ) from None
+    except RecursionError:
+        # `[[[[…]]]]` thousands deep: Python's parser gives up at its recursion limit (~1,000
+        # levels). No body of the contract is nested more than a few levels.
+        raise ProblemError(
+            "malformed_json",
+            "The body is nested too deeply to be a request of this API.",
+            status=400,
+        ) from None
     except ValueError:
         return
 
