@@ -17,12 +17,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
-from apikit import LiveServer, new_actor, ok, problem, track
+from apikit import LiveServer, checked_client, new_actor, ok, problem, track
 from pgserver import _commands as pg_commands
 from pgserver.postgres_server import PostgresServer, get_server
 
-from queueit.auth.dev import mint_dev_token
+from queueit.auth.dev import dev_key_path, load_or_create_dev_key, mint_dev_token
 from queueit.db import Database, apply, start_embedded
 from queueit.logging_setup import JsonFormatter
 from tools.contract import HTTP_METHODS, OPENAPI, REPO, load_yaml
@@ -209,6 +210,27 @@ async def test_nul_bytes_and_oversized_strings_never_reach_postgres(
         )
     assert stored == 0
     assert ok(await a.current())["queue"] == []
+
+
+async def test_nul_in_a_token_claim_never_reaches_postgres(api: LiveServer) -> None:
+    """Users edit their own `user_metadata`: a NUL in it (or any claim) used to make every
+    database operation 500, since PostgreSQL's jsonb cannot hold U+0000."""
+    name = f"nul-{uuid.uuid4().hex[:8]}"
+    token = mint_dev_token(name, api.settings)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    claims["user_metadata"] = {"username": "a\u0000b", "nested": ["\u0000", {"k\u0000": 1}]}
+    claims["email"] = "x\u0000@example.com"
+    header = jwt.get_unverified_header(token)
+    key = load_or_create_dev_key(dev_key_path(api.settings))
+    forged_by_user = jwt.encode(claims, key, algorithm="ES256", headers=header)
+    async with checked_client(api.url, headers={"Authorization": f"Bearer {forged_by_user}"}) as c:
+        created = ok(await c.post("/api/v1/sessions/create", json={}))
+        host = created["session"]["host"]
+        assert host["username"] == "ab"
+        assert "\u0000" not in json.dumps(created)
+        current = ok(await c.get("/api/v1/sessions/current"))
+        assert current["session"]["id"] == created["session"]["id"]
+        assert ok(await c.post("/api/v1/sessions/leave"))["session_ended"] is True
 
 
 async def test_unauthorized(raw_client: Callable[..., Any], api: LiveServer) -> None:

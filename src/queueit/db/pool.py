@@ -76,7 +76,19 @@ def claims_json(user_id: UUID, claims: Mapping[str, Any]) -> str:
     if sub is not None and str(sub) != str(user_id):
         raise ValueError("claims['sub'] does not match user_id")
     merged: dict[str, Any] = {"role": "authenticated", **claims, "sub": str(user_id)}
-    return orjson.dumps(merged, default=str).decode()
+    return orjson.dumps(_without_nul(merged), default=str).decode()
+
+
+def _without_nul(value: Any) -> Any:
+    """The claims without U+0000: PostgreSQL's jsonb cannot hold it, and a user can put it in
+    their own `user_metadata`, which would fail every transaction of theirs."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 class Database:
