@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     # within this many seconds, the body within this many after them; else 408 and close.
     http_header_timeout_seconds: float = 10.0
     http_body_timeout_seconds: float = 30.0
+    http_max_header_bytes: int = 32 * 1024  # request line + headers, then 431
+    # HTTP connections per client address per process (a party behind one NAT shares one), and
+    # how many of them may be still sending headers; then 429 too_many_connections
+    http_max_connections_per_address: int = 512
+    http_max_pending_per_address: int = 64
     rate_limit_writes_per_minute: int = 600
     rate_limit_joins_per_minute: int = 20
     rate_limit_searches_per_minute: int = 120

@@ -6,6 +6,7 @@ HTTP client would send these."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -116,3 +117,122 @@ async def test_requests_the_parser_refuses_get_a_problem(
     headers, problem = _problem(reply, 400, "bad_request")
     assert problem["type"] == "https://queueit.app/problems/bad_request"
     assert headers["connection"] == "close"
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def _flood_headers(service: Service, megabytes: int) -> tuple[bytes, int]:
+    """Send a request whose one header never ends, `megabytes` MiB of it or until the server
+    closes, reading all the while (as HTTP clients do): (reply, bytes sent)."""
+    host, port = service.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+
+    async def read_all() -> bytes:
+        reply = b""
+        with contextlib.suppress(ConnectionError):
+            while part := await reader.read(65536):
+                reply += part
+        return reply
+
+    reading = asyncio.create_task(read_all())
+    writer.write(b"GET /livez HTTP/1.1\r\nHost: queueit.test\r\nX-Request-ID: big-head\r\nX-Big: ")
+    sent = 0
+    chunk = b"a" * 65536
+    try:
+        for _ in range(megabytes * 16):
+            if reading.done():
+                break
+            writer.write(chunk)
+            await writer.drain()
+            sent += len(chunk)
+            await asyncio.sleep(0)  # let the reader run between chunks
+    except ConnectionError:
+        pass
+    try:
+        async with asyncio.timeout(5):
+            reply = await reading
+    finally:
+        writer.close()
+    return reply, sent
+
+
+async def test_headers_past_32_kib_get_a_431_and_the_server_does_not_grow(
+    service: Service,
+) -> None:
+    """Before: 32 MiB of headers were taken; 10 such clients grew the server by 300 MiB."""
+    before = _rss_kib(service.process.pid)
+    results = await asyncio.gather(*(_flood_headers(service, 30) for _ in range(10)))
+    after = _rss_kib(service.process.pid)
+    print(f"\n10 clients sending 30 MiB headers: server RSS {before} -> {after} KiB")
+    for reply, sent in results:
+        headers, _ = _problem(reply, 431, "headers_too_large")
+        assert headers["x-request-id"] == "big-head"
+        assert headers["connection"] == "close"
+        assert sent < 30 * 1024 * 1024  # cut off, not read to the end
+    # headers up to the limit are still served
+    fits = b"X-Fits: " + b"b" * 20_000 + b"\r\n"
+    reply, _ = await _exchange(
+        service,
+        b"GET /livez HTTP/1.1\r\nHost: queueit.test\r\n" + fits + b"Connection: close\r\n\r\n",
+        5,
+    )
+    assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    data_dir: Path = tmp_path_factory.mktemp("capped") / "data"
+    with queueit_run(
+        data_dir,
+        HTTP_HEADER_TIMEOUT_SECONDS=str(TIMEOUT),
+        HTTP_MAX_CONNECTIONS_PER_ADDRESS="12",
+        HTTP_MAX_PENDING_PER_ADDRESS="5",
+    ) as running:
+        yield running
+
+
+async def test_one_address_holds_a_bounded_number_of_half_sent_requests(capped: Service) -> None:
+    """Before: 3,000 half-header connections from one address were all held."""
+    half = b"GET /livez HTTP/1.1\r\nHost: queueit.test\r\nAccept: a"
+    results = await asyncio.gather(*(_exchange(capped, half, TIMEOUT + 8) for _ in range(40)))
+    refused = [(reply, s) for reply, s in results if reply.startswith(b"HTTP/1.1 429 ")]
+    held = [(reply, s) for reply, s in results if reply.startswith(b"HTTP/1.1 408 ")]
+    print(f"\n40 half-header clients: {len(held)} held, {len(refused)} refused at once")
+    assert len(held) == 5 and len(refused) == 35, [r[:40] for r, _ in results]
+    for reply, seconds in refused:
+        headers, _ = _problem(reply, 429, "too_many_connections")
+        assert headers["retry-after"] == "1"
+        assert seconds < TIMEOUT  # answered before any read timeout could
+    # once they are gone, the address is served again
+    reply, _ = await _exchange(
+        capped, b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5
+    )
+    assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]
+
+
+async def test_one_address_holds_a_bounded_number_of_connections(capped: Service) -> None:
+    host, port = capped.url.removeprefix("http://").split(":")
+    idle = []
+    for _ in range(12):  # keep-alive connections that finished a request, then idle
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /livez HTTP/1.1\r\nHost: queueit.test\r\n\r\n")
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        idle.append((reader, writer))
+    try:
+        reply, _ = await _exchange(capped, b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n", 5)
+        _problem(reply, 429, "too_many_connections")
+    finally:
+        for _, writer in idle:
+            writer.close()
+    await asyncio.sleep(0.5)
+    reply, _ = await _exchange(
+        capped, b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5
+    )
+    assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]

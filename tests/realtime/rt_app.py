@@ -33,6 +33,7 @@ from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
 from queueit.db import SERVICE_ROLE, Database, as_login_role
 from queueit.http import handlers
+from queueit.http.server_protocol import protocol_class
 from queueit.realtime import RealtimeHub
 from queueit.realtime.endpoints import RealtimeShortcut, get_hub, router
 
@@ -118,7 +119,8 @@ def create_service_app() -> FastAPI:
 def uvicorn_config(
     app: FastAPI, settings: Settings, port: int = 0, log_level: str = "warning"
 ) -> uvicorn.Config:
-    """Serve like `queueit run` does (frame limit), on 127.0.0.1."""
+    """Serve like `queueit run` does (frame limit, its HTTP and WebSocket protocols), on
+    127.0.0.1."""
     return uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -128,6 +130,7 @@ def uvicorn_config(
         access_log=False,
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=False,
+        http=protocol_class(settings),
         timeout_graceful_shutdown=3,
     )
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import pytest_asyncio
 import rt_data as data
@@ -69,6 +70,60 @@ async def test_a_client_that_stops_reading_is_cut_off_4009_without_slowing_other
     assert [e["seq"] for e in rest] == seqs[len(got) :]
     await again.close()
     await fast.close()
+
+
+async def _within(seconds: float, condition: Callable[[], bool]) -> bool:
+    """Whether `condition` holds within `seconds` (checked every 0.2 s)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
+
+
+def _established(server_port: int, client_port: int) -> bool:
+    """Whether the server's end of this TCP connection is still open (server and test share
+    this process)."""
+    return any(
+        c.laddr and c.raddr and c.laddr.port == server_port and c.raddr.port == client_port
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.status == psutil.CONN_ESTABLISHED
+    )
+
+
+async def test_a_client_that_never_reads_again_loses_its_tcp_connection(
+    db: Database, start_server: Callable[..., Awaitable[RtServer]], user: UserFactory
+) -> None:
+    """Before: cut off (4009) and uncounted, but the connection stayed open with megabytes
+    stuck in the kernel (still there after 240 s), so one user held more than the cap."""
+    server = await start_server(ws_send_buffer=16, hub_options={"close_timeout": 1.0})
+    host, stalled = await user("host"), await user("stalled")
+    sid = await data.create_session(db, host, [stalled])
+    client = await RtClient.open(server.url, sid, token=stalled.token, small_buffers=True)
+    await client.next()  # the snapshot; then it never reads again
+    sock = client.ws.transport.get_extra_info("socket")
+    client.ws.transport.pause_reading()
+    server_port = int(server.url.rsplit(":", 1)[1])
+    client_port = sock.getsockname()[1]
+    assert _established(server_port, client_port)
+
+    big = data.song_added_data(host, name="N" * 500)
+    big["queued_song"]["song"]["artists"] = "A" * 500
+    big["queued_song"]["song"]["album"] = "B" * 500
+    for _ in range(60):
+        async with host.tx(db) as conn:
+            rows = await conn.fetch(
+                "select (app.append_event($1, 'song_added', $2)).seq from generate_series(1, 50)",
+                sid,
+                big,
+            )
+        server.hub.publish(sid, int(rows[-1]["seq"]))
+        await asyncio.sleep(0.05)
+    assert await _within(30, lambda: server.hub.subscriber_count(sid) == 0), "never cut off"
+    gone = await _within(30, lambda: not _established(server_port, client_port))
+    assert gone, "the server still holds the connection"
+    client.ws.transport.abort()
 
 
 async def test_commits_nobody_published_are_found_by_the_poll(

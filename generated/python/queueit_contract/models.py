@@ -93,6 +93,8 @@ class ProblemCode(StrEnum):
     duplicate_key = "duplicate_key"
     invalid_utf8 = "invalid_utf8"
     request_timeout = "request_timeout"
+    headers_too_large = "headers_too_large"
+    too_many_connections = "too_many_connections"
 
 
 # Source: openapi/queueit.yaml#/components/schemas/FieldLocation

@@ -12,10 +12,17 @@ one byte a minute, holds its connection forever. Here:
 - a request the parser refuses (invalid UTF-8 in the path, ``Transfer-Encoding`` together with
   ``Content-Length``, a malformed header, ...) is answered 400 ``bad_request`` as problem+json
   with ``X-Request-ID`` (the client's, when well-formed), not uvicorn's plain-text 400.
+- the request line and headers may take ``max_header_bytes`` (httptools itself buffers a header
+  of any size): past that, 431 ``headers_too_large``.
+- one client address holds at most ``max_connections_per_address`` HTTP connections, and at most
+  ``max_pending_per_address`` of them still sending a request's headers (a connection just
+  opened counts as such): past either, 429 ``too_many_connections`` at once. Upgraded WebSockets
+  leave these counts for the socket caps (realtime/caps.py).
 
 These answers never reach the app (there is no complete request to give it), so they are built
 here with the same Problem model. Use ``protocol_class(settings)`` as uvicorn's ``http=``;
-WebSocket upgrades hand over to uvicorn's WebSocket protocol as before (timers cancelled).
+WebSocket upgrades hand over to http/websocket_protocol.py's (uvicorn's, with a close that
+cannot hang; timers cancelled).
 Subclassing uvicorn's protocol depends on its internals: uvicorn is pinned exactly.
 """
 
@@ -23,6 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
+from http import HTTPStatus
+from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -31,29 +41,103 @@ from queueit.config import Settings
 from queueit.http.problems import ProblemError
 from queueit.http.rendering import encode
 from queueit.http.request_id import new_request_id, valid_request_id
+from queueit.http.websocket_protocol import BoundedCloseWebSocketProtocol
 
 __all__ = ["protocol_class"]
 
 log = logging.getLogger("queueit.http")
 
+# After answering by itself, the server drops what the client still sends for this long, or
+# this many bytes, before it closes the connection.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1024 * 1024
+
+
+class _ConnectionCounts:
+    """Open and header-pending HTTP connections per client address, for one server."""
+
+    def __init__(self) -> None:
+        self.open: Counter[str] = Counter()
+        self.pending: Counter[str] = Counter()
+
+    @staticmethod
+    def drop(counter: Counter[str], address: str) -> None:
+        if counter[address] <= 1:
+            counter.pop(address, None)  # idle addresses must not accumulate
+        else:
+            counter[address] -= 1
+
 
 class _TimedHttpToolsProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+    max_header_bytes: int = 32 * 1024
+    max_connections_per_address: int = 512
+    max_pending_per_address: int = 64
+    counts = _ConnectionCounts()  # replaced per server by protocol_class
 
     _read_timer: asyncio.TimerHandle | None = None
     _reading_body = False
+    _address: str | None = None  # set while this connection is counted
+    _pending = False  # counted in counts.pending
+    _header_bytes = 0  # bytes received for the current request's line and headers
+    _lingering: asyncio.TimerHandle | None = None  # set once the server answered by itself
+    _linger_bytes = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.ws_protocol_class is not None:
+            self.ws_protocol_class = BoundedCloseWebSocketProtocol  # its close cannot hang
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        address = self.client[0] if self.client else "-"
+        counts = self.counts
+        if (
+            counts.open[address] >= self.max_connections_per_address
+            or counts.pending[address] >= self.max_pending_per_address
+        ):
+            log.warning("refusing a connection: too many from one address")
+            self._answer(
+                429, "too_many_connections", "Too many connections from this address.", retry=1
+            )
+            return
+        self._address = address
+        counts.open[address] += 1
+        self._set_pending(True)
         self._arm(self.header_timeout, body=False)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._lingering is not None:
+            self._lingering.cancel()
+        self._uncount()
         super().connection_lost(exc)
 
+    def _set_pending(self, pending: bool) -> None:
+        if self._address is None or pending == self._pending:
+            return
+        self._pending = pending
+        if pending:
+            self.counts.pending[self._address] += 1
+        else:
+            self.counts.drop(self.counts.pending, self._address)
+
+    def _uncount(self) -> None:
+        self._set_pending(False)
+        if self._address is not None:
+            self.counts.drop(self.counts.open, self._address)
+            self._address = None
+
     def data_received(self, data: bytes) -> None:
+        if self._lingering is not None:
+            self._linger_bytes += len(data)  # read and dropped: see _answer
+            if self._linger_bytes > LINGER_BYTES:
+                self.transport.close()
+            return
         self._unset_keepalive_if_required()
+        if not self._reading_body:
+            self._header_bytes += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -61,27 +145,44 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
+            return
         except httptools.HttpParserError as exc:
             log.warning("unparseable HTTP request: %s", _reason(exc))
             self._answer(400, "bad_request", f"The HTTP request is malformed: {_reason(exc)}.")
+            return
+        # Still in the headers after this chunk (a chunk that completes them may carry a body):
+        # httptools would buffer them without end.
+        if not self._reading_body and self._header_bytes > self.max_header_bytes:
+            if not self.transport.is_closing():
+                log.warning("refusing a request: headers over %d bytes", self.max_header_bytes)
+                self._answer(
+                    431,
+                    "headers_too_large",
+                    f"The request line and headers exceed {self.max_header_bytes} bytes.",
+                )
 
     def handle_websocket_upgrade(self) -> None:
         self._disarm()  # the WebSocket protocol has its own limits from here on
+        self._uncount()  # ... and its own caps
         super().handle_websocket_upgrade()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._set_pending(True)
         if self._read_timer is None:
             self._arm(self.header_timeout, body=False)
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        self._set_pending(False)
+        self._header_bytes = 0
         super().on_headers_complete()
         if not (self.parser.should_upgrade() and self._should_upgrade()):
             self._arm(self.body_timeout, body=True)
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self._reading_body = False
         super().on_message_complete()
 
     def _arm(self, seconds: float, *, body: bool) -> None:
@@ -118,7 +219,7 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
         finally:
             self.transport.close()  # whatever happened above, the slow client is gone
 
-    def _answer(self, status: int, code: str, detail: str) -> None:
+    def _answer(self, status: int, code: str, detail: str, *, retry: int | None = None) -> None:
         """Write a problem+json response and close the connection."""
         self._disarm()
         rid = new_request_id()
@@ -128,16 +229,25 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
         body = encode(
             ProblemError(code, detail, status=status).to_problem(rid, None), exclude_none=True
         )
-        head = [f"HTTP/1.1 {status} {'Bad Request' if status == 400 else 'Request Timeout'}\r\n"]
+        head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"]
         head += [f"{n.decode()}: {v.decode()}\r\n" for n, v in self.server_state.default_headers]
         head += [
             "content-type: application/problem+json\r\n",
             f"content-length: {len(body)}\r\n",
             f"x-request-id: {rid}\r\n",
+            *([f"retry-after: {retry}\r\n"] if retry is not None else []),
             "connection: close\r\n\r\n",
         ]
         self.transport.write("".join(head).encode("latin-1") + body)
-        self.transport.close()
+        # A lingering close: closing a socket that still has unread bytes sends a TCP reset,
+        # and the client's kernel then drops the answer before the client reads it (a client
+        # still sending a huge header never saw its 431). Half-close, drop what still comes
+        # for a moment, then close.
+        if self._lingering is None and self.transport.can_write_eof():
+            self.transport.write_eof()
+            self._lingering = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        else:
+            self.transport.close()
 
 
 def _reason(exc: BaseException) -> str:
@@ -157,5 +267,9 @@ def protocol_class(settings: Settings) -> type[HttpToolsProtocol]:
         {
             "header_timeout": settings.http_header_timeout_seconds,
             "body_timeout": settings.http_body_timeout_seconds,
+            "max_header_bytes": settings.http_max_header_bytes,
+            "max_connections_per_address": settings.http_max_connections_per_address,
+            "max_pending_per_address": settings.http_max_pending_per_address,
+            "counts": _ConnectionCounts(),
         },
     )

@@ -50,11 +50,13 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
     case duplicateKey
     case invalidUtf8
     case requestTimeout
+    case headersTooLarge
+    case tooManyConnections
     /// A value this version of the package does not know (from a newer server), kept as sent.
     case unknown(String)
 
     /// The values of the spec (never `.unknown`).
-    public static let allCases: [ProblemCode] = [.malformedJson, .badRequest, .validationFailed, .unauthorized, .forbidden, .notMember, .notModerator, .notHost, .banned, .notFound, .notInSession, .sessionNotFound, .songNotFound, .memberNotFound, .methodNotAllowed, .notAcceptable, .unsupportedMediaType, .conflict, .joinCodeTaken, .sessionEnded, .notQueued, .nothingPlaying, .queueLocked, .queueCapReached, .trackTooLong, .explicitNotAllowed, .downvotesDisabled, .cannotModerateMember, .payloadTooLarge, .rateLimited, .upstreamRateLimited, .upstreamBadResponse, .upstreamUnavailable, .serviceUnavailable, .unhealthy, .internalError, .anonymousNotAllowed, .duplicateKey, .invalidUtf8, .requestTimeout]
+    public static let allCases: [ProblemCode] = [.malformedJson, .badRequest, .validationFailed, .unauthorized, .forbidden, .notMember, .notModerator, .notHost, .banned, .notFound, .notInSession, .sessionNotFound, .songNotFound, .memberNotFound, .methodNotAllowed, .notAcceptable, .unsupportedMediaType, .conflict, .joinCodeTaken, .sessionEnded, .notQueued, .nothingPlaying, .queueLocked, .queueCapReached, .trackTooLong, .explicitNotAllowed, .downvotesDisabled, .cannotModerateMember, .payloadTooLarge, .rateLimited, .upstreamRateLimited, .upstreamBadResponse, .upstreamUnavailable, .serviceUnavailable, .unhealthy, .internalError, .anonymousNotAllowed, .duplicateKey, .invalidUtf8, .requestTimeout, .headersTooLarge, .tooManyConnections]
 
     public init(rawValue: String) {
         switch rawValue {
@@ -98,6 +100,8 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
         case "duplicate_key": self = .duplicateKey
         case "invalid_utf8": self = .invalidUtf8
         case "request_timeout": self = .requestTimeout
+        case "headers_too_large": self = .headersTooLarge
+        case "too_many_connections": self = .tooManyConnections
         default: self = .unknown(rawValue)
         }
     }
@@ -144,6 +148,8 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
         case .duplicateKey: return "duplicate_key"
         case .invalidUtf8: return "invalid_utf8"
         case .requestTimeout: return "request_timeout"
+        case .headersTooLarge: return "headers_too_large"
+        case .tooManyConnections: return "too_many_connections"
         case .unknown(let value): return value
         }
     }
