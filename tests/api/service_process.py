@@ -9,6 +9,8 @@ On exit the process gets SIGTERM (then SIGKILL), and a PostgreSQL it left behind
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -54,6 +57,15 @@ class Service:
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
+    def log_records(self) -> list[dict[str, Any]]:
+        """The service's JSON log lines so far (other output, e.g. warnings, left out)."""
+        records = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    records.append(json.loads(line))
+        return records
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -75,8 +87,8 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
         RATE_LIMIT_WRITES_PER_MINUTE="1000000",
         RATE_LIMIT_JOINS_PER_MINUTE="1000000",
         PYTHONUNBUFFERED="1",
-        **extra,
     )
+    env.update(extra)
     return env
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from service_process import Service, queueit_run
 
@@ -26,6 +29,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         data_dir,
         HTTP_HEADER_TIMEOUT_SECONDS=str(TIMEOUT),
         HTTP_BODY_TIMEOUT_SECONDS=str(TIMEOUT),
+        LOG_LEVEL="INFO",  # access lines too
     ) as running:
         yield running
 
@@ -236,3 +240,83 @@ async def test_one_address_holds_a_bounded_number_of_connections(capped: Service
         capped, b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5
     )
     assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]
+
+
+async def _logged(service: Service, rid: str) -> list[dict[str, object]]:
+    """The log records under `rid`, once its access line is written (within 5 s)."""
+    for _ in range(50):
+        records = [r for r in service.log_records() if r.get("request_id") == rid]
+        if any(r.get("logger") == "queueit.access" for r in records):
+            return records
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no access line under {rid}:\n{service.log_tail()}")
+
+
+def _status_logged(records: list[dict[str, object]]) -> list[object]:
+    return [r["status"] for r in records if r.get("logger") == "queueit.access"]
+
+
+async def test_a_malformed_chunk_is_logged_as_the_400_the_client_got(service: Service) -> None:
+    """Before: answered 400, logged as an error with a traceback and an access line with status
+    500 under a request id the client never got."""
+    head = (
+        b"POST /api/v1/sessions/join HTTP/1.1\r\nHost: queueit.test\r\n"
+        + f"Authorization: Bearer {service.token('chunky')}\r\n".encode()
+        + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+    )
+    reply, _ = await _exchange(service, head, 5)
+    headers, _ = _problem(reply, 400, "bad_request")
+    records = await _logged(service, headers["x-request-id"])
+    assert _status_logged(records) == [400], records
+    assert not [r for r in records if r["level"] == "error" or "exception" in r], records
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (b"GET / HTTP/1.1\r\nHost queueit.test\r\n\r\n", 400, "bad_request"),
+        (b"GET /livez HTTP/1.1\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n", 431, "headers_too_large"),
+        (b"GET /livez HTTP/1.1\r\nHost: queueit.test\r\n", 408, "request_timeout"),
+    ],
+    ids=["parser-refusal", "headers-too-large", "header-timeout"],
+)
+async def test_the_servers_own_answers_have_an_access_line(
+    service: Service, request_bytes: bytes, status: int, code: str
+) -> None:
+    """Before: the server's own 400/408 answers never appeared in the log."""
+    reply, _ = await _exchange(service, request_bytes, TIMEOUT + 8)
+    headers, _ = _problem(reply, status, code)
+    records = await _logged(service, headers["x-request-id"])
+    assert _status_logged(records) == [status], records
+    assert not [r for r in records if r["level"] == "error"], records
+
+
+async def test_sockets_whose_client_leaves_while_opening_log_no_error(service: Service) -> None:
+    """Before: an error with a full traceback per socket."""
+    token = service.token("leaver")
+    async with httpx.AsyncClient(base_url=service.url) as http:
+        created = await http.post(
+            "/api/v1/sessions/create", json={}, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert created.status_code == 200, created.text
+    sid = created.json()["session"]["id"]
+    host, port = service.url.removeprefix("http://").split(":")
+    errors_before = len([r for r in service.log_records() if r["level"] == "error"])
+    upgrade = (
+        f"GET /api/v1/sessions/{sid}/realtime HTTP/1.1\r\nHost: queueit.test\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n"
+    ).encode()
+    for delay in (0, 0.001, 0.005, 0.02):
+        for _ in range(5):
+            _, writer = await asyncio.open_connection(host, int(port))
+            writer.write(upgrade)
+            await writer.drain()
+            await asyncio.sleep(delay)
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()  # a reset, as a phone losing its network sends
+    await asyncio.sleep(2)
+    errors = [r for r in service.log_records() if r["level"] == "error"][errors_before:]
+    assert errors == [], errors[:2]

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -173,6 +174,10 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The client went away (or the HTTP protocol answered it itself) before the app
+            # had the whole request: nobody is left to answer, and nothing failed here.
+            log.info("the client went away before its request was read")
         except Exception as exc:
             if started:
                 log.exception("error after the response started")

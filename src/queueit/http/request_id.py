@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from starlette.datastructures import MutableHeaders
@@ -32,6 +34,16 @@ def current_request_id() -> str:
     return request_id_var.get()
 
 
+@contextmanager
+def request_id_context(rid: str) -> Iterator[None]:
+    """Log lines within are under `rid` (outside a request: the server's own answers)."""
+    token = request_id_var.set(rid)
+    try:
+        yield
+    finally:
+        request_id_var.reset(token)
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -45,9 +57,11 @@ class RequestIdMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        rid = valid_request_id(incoming) or new_request_id()
+        state = scope.setdefault("state", {})
+        # set already when the HTTP protocol answered this request itself before the app ran
+        rid = state.get("request_id") or valid_request_id(incoming) or new_request_id()
         token = request_id_var.set(rid)
-        scope.setdefault("state", {})["request_id"] = rid
+        state["request_id"] = rid
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

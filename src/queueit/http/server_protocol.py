@@ -29,6 +29,7 @@ Subclassing uvicorn's protocol depends on its internals: uvicorn is pinned exact
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from http import HTTPStatus
@@ -38,9 +39,10 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from queueit.config import Settings
+from queueit.http.access_log import SERVER_ANSWER, access_line
 from queueit.http.problems import ProblemError
 from queueit.http.rendering import encode
-from queueit.http.request_id import new_request_id, valid_request_id
+from queueit.http.request_id import new_request_id, request_id_context, valid_request_id
 from queueit.http.websocket_protocol import BoundedCloseWebSocketProtocol
 
 __all__ = ["protocol_class"]
@@ -97,7 +99,6 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
             counts.open[address] >= self.max_connections_per_address
             or counts.pending[address] >= self.max_pending_per_address
         ):
-            log.warning("refusing a connection: too many from one address")
             self._answer(
                 429, "too_many_connections", "Too many connections from this address.", retry=1
             )
@@ -137,7 +138,21 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._unset_keepalive_if_required()
         if not self._reading_body:
-            self._header_bytes += len(data)
+            # httptools buffers a header of any size: count what belongs to the request line
+            # and headers (up to the blank line that ends them) and refuse past the limit.
+            end = data.find(b"\r\n\r\n")
+            allowed = self.max_header_bytes - self._header_bytes
+            self._header_bytes += len(data) if end < 0 else end + 4
+            if self._header_bytes > self.max_header_bytes:
+                with contextlib.suppress(httptools.HttpParserError):
+                    self.parser.feed_data(data[: max(0, allowed)])  # for its X-Request-ID
+                if not self.transport.is_closing():
+                    self._answer(
+                        431,
+                        "headers_too_large",
+                        f"The request line and headers exceed {self.max_header_bytes} bytes.",
+                    )
+                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -145,21 +160,8 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
-            return
         except httptools.HttpParserError as exc:
-            log.warning("unparseable HTTP request: %s", _reason(exc))
             self._answer(400, "bad_request", f"The HTTP request is malformed: {_reason(exc)}.")
-            return
-        # Still in the headers after this chunk (a chunk that completes them may carry a body):
-        # httptools would buffer them without end.
-        if not self._reading_body and self._header_bytes > self.max_header_bytes:
-            if not self.transport.is_closing():
-                log.warning("refusing a request: headers over %d bytes", self.max_header_bytes)
-                self._answer(
-                    431,
-                    "headers_too_large",
-                    f"The request line and headers exceed {self.max_header_bytes} bytes.",
-                )
 
     def handle_websocket_upgrade(self) -> None:
         self._disarm()  # the WebSocket protocol has its own limits from here on
@@ -201,17 +203,6 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
             return
         part = "body" if self._reading_body else "headers"
         seconds = self.body_timeout if self._reading_body else self.header_timeout
-        log.warning("closing a connection: request %s not received within %g s", part, seconds)
-        cycle = self.cycle if self._reading_body else None
-        if cycle is not None:
-            # The app already runs for this request and waits for the body: it sees a
-            # disconnect, and whatever it sends is dropped.
-            started = cycle.response_started
-            cycle.disconnected = True
-            cycle.message_event.set()
-            if started:
-                self.transport.close()
-                return
         try:
             self._answer(
                 408, "request_timeout", f"The request {part} did not arrive within {seconds:g} s."
@@ -220,12 +211,34 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()  # whatever happened above, the slow client is gone
 
     def _answer(self, status: int, code: str, detail: str, *, retry: int | None = None) -> None:
-        """Write a problem+json response and close the connection."""
+        """Write a problem+json response and close the connection; log it, under the request
+        id the client gets.
+
+        When the app already runs for this request (it waits for the body), it sees a
+        disconnect and whatever it sends is dropped; the answer carries the id the app logs
+        under, and the app's access line the status the client got (http/access_log.py).
+        """
         self._disarm()
-        rid = new_request_id()
+        rid: str | None = None
         for name, value in self.headers or ():
             if name == b"x-request-id":
-                rid = valid_request_id(value.decode("latin-1")) or rid
+                rid = valid_request_id(value.decode("latin-1"))
+        cycle = self.cycle
+        app_logs = cycle is not None and not cycle.response_complete
+        if cycle is not None and app_logs:
+            cycle.disconnected = True
+            cycle.message_event.set()
+            if cycle.response_started:
+                self.transport.close()  # too late to answer: cut it off
+                return
+            state = cycle.scope.setdefault("state", {})  # the app's request state
+            rid = state.setdefault("request_id", rid or new_request_id())
+            state[SERVER_ANSWER] = status
+        rid = rid or new_request_id()
+        with request_id_context(rid):
+            log.warning("answered %d %s: %s", status, code, detail)
+            if not app_logs:
+                access_line(self._request_path(), status, None)
         body = encode(
             ProblemError(code, detail, status=status).to_problem(rid, None), exclude_none=True
         )
@@ -248,6 +261,10 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
             self._lingering = self.loop.call_later(LINGER_SECONDS, self.transport.close)
         else:
             self.transport.close()
+
+    def _request_path(self) -> str | None:
+        url = getattr(self, "url", b"") or b""
+        return url.split(b"?", 1)[0].decode("latin-1")[:200] or None
 
 
 def _reason(exc: BaseException) -> str:

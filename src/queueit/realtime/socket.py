@@ -23,7 +23,7 @@ import time
 from collections import deque
 from uuid import UUID
 
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from queueit.auth.deps import extract_ws_token
 from queueit.auth.errors import AuthError, AuthUnavailable
@@ -112,6 +112,10 @@ async def serve(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> None:
             task.uncancel()  # the watchdog gave up on this socket: a normal end, not an error
             return
         raise
+    except WebSocketDisconnect:
+        # The client went away while its socket opened (or between frames): its choice, not
+        # a failure of ours, and a reconnect storm must not flood the log with tracebacks.
+        logger.debug("realtime: a client of session %s went away", raw_session_id)
     except Exception:
         logger.exception("realtime: a socket of session %s failed", raw_session_id)
         with contextlib.suppress(Exception):
