@@ -6,13 +6,16 @@ folder for the module, so initdb runs once) and kills the postmaster with SIGKIL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 from apikit import track
 from service_process import alive, queueit_run
@@ -141,3 +144,52 @@ async def test_livez_fails_once_the_supervisor_gives_up(data_dir: Path) -> None:
             assert body["code"] == "unhealthy"
             assert "gave up" in body["detail"]
             assert body["request_id"] == response.headers["x-request-id"]
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(30)
+
+
+@pytest.mark.parametrize("restarter_stops_first", [True, False])
+def test_two_services_on_one_folder_stop_the_postgres_either_restarted(
+    data_dir: Path, restarter_stops_first: bool
+) -> None:
+    """Before: after one of two services restarted the killed PostgreSQL, stopping both left
+    it running when the one that restarted it stopped first (the other, which never saw it
+    die, still held the dead server's pid as the one to stop). The second service checks too
+    rarely to notice the kill, so the first restarts it."""
+    with (
+        queueit_run(data_dir) as first,
+        queueit_run(data_dir, EMBEDDED_DB_CHECK_SECONDS="3600") as second,
+    ):
+        killed = first.postmaster_pid()
+        assert second.postmaster_pid() == killed  # one server for the folder
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + RECOVERY_BOUND_SECONDS
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if first.postmaster_pid() != killed and alive(first.postmaster_pid()):
+                    break
+            time.sleep(0.1)
+        restarted = first.postmaster_pid()
+        assert restarted != killed and alive(restarted)
+        while time.monotonic() < deadline:  # the first service works on it again
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(first.url + "/healthz", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.1)
+        # The killed postmaster gone for good (reaped, not a zombie: psutil takes a zombie for
+        # a running process, and the old code then stopped the right server by luck).
+        while psutil.pid_exists(killed) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "starting it again" in first.log.read_text()
+        assert "starting it again" not in second.log.read_text()
+        order = (first, second) if restarter_stops_first else (second, first)
+        _stop(order[0].process)
+        assert alive(restarted), "stopped while the other service still uses it"
+        _stop(order[1].process)
+        deadline = time.monotonic() + 10
+        while alive(restarted) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(restarted), "both services stopped, the embedded PostgreSQL runs on"

@@ -143,11 +143,20 @@ class EmbeddedPostgres:
             self._server._postmaster_info = fresh  # what pgserver's stop looks at
 
     def stop(self) -> None:
-        """Release this process's handle; stop the server if it was the last (see module doc)."""
+        """Release this process's handle; stop the server if it was the last (see module doc).
+
+        The server to stop is the one running in the folder now: another process may have
+        restarted it since this one looked (pgserver would look at the pid it saw at start, a
+        dead one, and leave the new server running)."""
+        from pgserver.utils import PostmasterInfo
+
         with self._lock:
             if self._stopped:
                 return
             self._stopped = True
+            info = PostmasterInfo.read_from_pgdata(self.pgdata)
+            if info is not None and _running(info.pid, self.pgdata):
+                self._server._postmaster_info = info
             self._server._cleanup()
 
 
