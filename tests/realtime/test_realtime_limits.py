@@ -28,18 +28,18 @@ async def opened(server: RtServer, sid: Any, token: str | None, **kw: Any) -> Rt
     return client
 
 
-async def admitted(server: RtServer, sid: Any, token: str | None, why: str) -> RtClient:
+async def admitted(
+    server: RtServer, sid: Any, token: str, why: str, *, in_frame: bool = False
+) -> RtClient:
     """Open sockets until one is not refused with 4029: a slot comes back once the server has
-    seen a close (or an authentication). With a token, admitted means a snapshot; without,
-    still open and waiting for its `auth`."""
+    seen a close (or an authentication). Admitted means a snapshot came. `in_frame`: the
+    socket opens without a token (so it is admitted, or refused, as unauthenticated) and then
+    sends it in an `auth` frame; a refused one is closed 4029 before it reads any frame."""
     for _ in range(50):
-        client = await RtClient.open(server.url, sid, token=token)
-        try:
-            answer = await client.recv_or_close(0.2 if token is None else TIMEOUT)
-        except TimeoutError:
-            if token is None:
-                return client
-            raise
+        client = await RtClient.open(
+            server.url, sid, token=token, via="frame" if in_frame else "header"
+        )
+        answer = await client.recv_or_close(TIMEOUT)
         if answer != 4029:
             assert isinstance(answer, dict) and answer["type"] == "snapshot", answer
             return client
@@ -92,7 +92,11 @@ async def test_unauthenticated_sockets_are_capped_per_address(
     await waiting[0].send({"type": "auth", "token": host.token})
     assert (await waiting[0].next())["type"] == "snapshot"
     late = await admitted(
-        server, sid, None, "an authenticated socket still counted as unauthenticated"
+        server,
+        sid,
+        host.token,
+        "an authenticated socket still counted as unauthenticated",
+        in_frame=True,
     )
     for client in (*waiting, late):
         await client.close()

@@ -123,18 +123,38 @@ def test_swift_files_say_do_not_edit_and_have_no_timestamp() -> None:
 
 
 def test_swift_enums_and_unions_keep_unknown_values() -> None:
-    """Every enum is open (`.unknown(raw)`, not in allCases); every union keeps unknown JSON."""
+    """Every enum is open (`.unknown(raw)` of the spec's type, not in allCases, every spec value
+    mapped); every union keeps unknown JSON."""
     models = GENERATED_SWIFT / "Sources" / "QueueITAPI" / "Models"
+    schemas = Specs(REPO).openapi.value["components"]["schemas"]
+    swift_type = {"string": "String", "integer": "Int"}
     enums = unions = 0
     for path in models.glob("*.swift"):
         text = path.read_text()
         assert "unknownDefaultOpenApi" not in text, path  # the stock, lossy fallback
         assert not re.search(r"enum (?!\w*CodingKey)\w+: (?:String|Int),", text), path  # closed
-        for raw in re.findall(r"enum \w+: Sendable, Hashable, Codable, CaseIterable, "
-                              r"RawRepresentable, OpenEnum \{.*?case unknown\((String|Int)\)",
-                              text, re.S):  # fmt: skip
+        for name in re.findall(r"public enum (\w+): Sendable, Hashable, Codable, CaseIterable, "
+                               r"RawRepresentable, OpenEnum \{", text):  # fmt: skip
             enums += 1
-            assert raw in ("String", "Int"), path
+            schema = schemas.get(name)
+            if schema is None or "enum" not in schema:  # an inline enum (a `type` property)
+                block = text[text.index(f"public enum {name}:") :]
+                init = re.search(r"public init\(rawValue: (String|Int)\)", block)
+                assert init is not None, (path, name)
+                raw = init.group(1)
+                assert f"case unknown({raw})\n" in block, (path, name)
+                assert f"decode({raw}.self)" in block, (path, name)
+                continue
+            raw = swift_type[schema["type"]]
+            assert f"    case unknown({raw})\n" in text, (path, raw)
+            assert f"public init(rawValue: {raw})" in text, path
+            cases = re.search(r"allCases: \[\w+\] = \[(.*?)\]", text, re.S)
+            assert cases is not None, path
+            assert not re.search(r"\.unknown\b(?!\w)", cases.group(1)), path
+            assert len(cases.group(1).split(",")) == len(schema["enum"]), path
+            for value in schema["enum"]:
+                literal = json.dumps(value)  # "host" for strings, -1 for integers
+                assert re.search(rf"case {re.escape(literal)}: self = \.\w+", text), (path, value)
         if re.search(r"public enum \w+: Sendable, Codable, Hashable \{\n    case type", text):
             unions += 1
             assert "case unknown(JSONValue)" in text, path
