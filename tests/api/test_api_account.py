@@ -256,3 +256,81 @@ async def test_deleting_an_auth_user_in_the_dashboard_forgets_them(
     finally:
         await listener.close()
         await conn.close()
+
+
+async def test_deleting_an_auth_user_with_500_votes_and_50_songs_in_a_live_party(
+    auth_dsn: str,
+) -> None:
+    """Before: the trigger sent one (session, seq) pair per event in one NOTIFY, and PostgreSQL
+    refuses payloads of 8,000 bytes or more: the delete rolled back."""
+    host_id, guest_id = uuid.uuid4(), uuid.uuid4()
+    run = secrets.token_hex(4)
+    conn = await asyncpg.connect(auth_dsn)
+    listener = await asyncpg.connect(auth_dsn)
+    heard: list[str] = []
+    await listener.add_listener("queueit_events", lambda *a: heard.append(a[3]))
+    try:
+        await conn.execute("insert into auth.users (id) values ($1), ($2)", host_id, guest_id)
+        await conn.execute(
+            "insert into queueit.profiles (id, username) values ($1, 'h'), ($2, 'g')",
+            host_id,
+            guest_id,
+        )
+        async with conn.transaction():
+            sid = await conn.fetchval(
+                "insert into queueit.sessions (host_id) values ($1) returning id", host_id
+            )
+            await conn.execute(
+                "insert into queueit.session_members (user_id, session_id, role)"
+                " values ($1, $3, 'host'), ($2, $3, 'guest')",
+                host_id,
+                guest_id,
+                sid,
+            )
+            tracks = [f"t{run}{i:03d}" for i in range(550)]
+            await conn.executemany(
+                "insert into queueit.tracks (id, name, artists, duration_ms)"
+                " values ($1, 'Song', 'Artist', 180000)",
+                [(t,) for t in tracks],
+            )
+            entries = await conn.fetch(
+                "insert into queueit.queue_entries (session_id, track_id, added_by)"
+                " select $1, t, case when n <= 500 then $2::uuid else $3::uuid end"
+                " from unnest($4::text[]) with ordinality as x(t, n) returning id, added_by",
+                sid,
+                host_id,
+                guest_id,
+                tracks,
+            )
+            hosts = [e["id"] for e in entries if e["added_by"] == host_id]
+            await conn.executemany(
+                "insert into queueit.votes (entry_id, session_id, user_id, value)"
+                " values ($1, $2, $3, 1)",
+                [(e, sid, guest_id) for e in hosts],
+            )
+        assert len(hosts) == 500
+        before = await conn.fetchval(
+            "select coalesce(max(seq), 0) from queueit.session_events where session_id = $1", sid
+        )
+
+        await conn.execute("delete from auth.users where id = $1", guest_id)
+
+        assert not await conn.fetchval("select 1 from queueit.profiles where id = $1", guest_id)
+        assert (
+            await conn.fetchval("select count(*) from queueit.votes where user_id = $1", guest_id)
+            == 0
+        )
+        last = await conn.fetchval(
+            "select max(seq) from queueit.session_events where session_id = $1", sid
+        )
+        assert last - before == 500 + 50 + 1  # votes withdrawn, songs removed, member left
+        for _ in range(50):
+            if heard:
+                break
+            await listener.fetchval("select 1")
+        pairs = [p for payload in heard for p in payload.split(",")]
+        assert pairs == [f"{sid}:{last}"], heard  # the newest seq of each session it touched
+        assert all(len(payload.encode()) < 8000 for payload in heard)
+    finally:
+        await listener.close()
+        await conn.close()
