@@ -8,6 +8,8 @@ Importing this module registers them globally: every `case.call_and_validate()` 
     request_id_header     every response has a well-formed X-Request-ID (the caller's, when the
                           caller sent a well-formed one)
     wire_datetimes        every date-time anywhere in a JSON body is YYYY-MM-DDTHH:MM:SSZ
+    session_state         every queue is in the spec's play order, every skip_votes_needed
+                          follows the spec's rule (what a client recomputes is what it got)
     no_server_error       no 5xx, ever (a 503 would mean the database went away mid-run)
 
 Each check is also a plain function of (status, headers, body), `violations_*`, so the realtime
@@ -17,6 +19,7 @@ tests and the Swift capture use the same rules on bodies that did not come throu
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -126,6 +129,53 @@ def violations_datetimes(headers: Mapping[str, Any], content: bytes) -> list[str
     return [f"date-times not in the wire format YYYY-MM-DDTHH:MM:SSZ: {bad}"] if bad else []
 
 
+def _session_states(value: Any) -> Iterator[dict[str, Any]]:
+    """Every object in a body shaped like a CurrentSessionResponse (the REST answers, a
+    snapshot's data, an event carrying one)."""
+    if isinstance(value, dict):
+        if isinstance(value.get("queue"), list) and "playback" in value and "settings" in value:
+            yield value
+        for item in value.values():
+            yield from _session_states(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _session_states(item)
+
+
+def violations_session_state(body: Any) -> list[str]:
+    """What a client computes from the wire by the spec's rules must be what the server sent:
+    the queue in play order (votes descending, then `added_seq` ascending, QueuedSong), and
+    `skip_votes_needed` = max(skip_vote_min, ceil(skip_vote_share x member_count)) (Playback)."""
+    problems: list[str] = []
+    for state in _session_states(body):
+        queue = state["queue"]
+        keys = [(-song.get("votes", 0), song.get("added_seq", 0)) for song in queue]
+        if keys != sorted(keys) or len(set(keys)) != len(keys):
+            problems.append(f"queue not in play order (votes desc, added_seq asc): {keys}")
+        settings, playback = state.get("settings") or {}, state.get("playback") or {}
+        members = (state.get("session") or {}).get("member_count")
+        share, floor = settings.get("skip_vote_share"), settings.get("skip_vote_min")
+        needed = playback.get("skip_votes_needed")
+        if None not in (members, share, floor, needed):
+            # the server computes in numeric; a share is at most 3 decimals, so this is exact
+            expected = max(floor, math.ceil(round(share * members, 9)))
+            if needed != expected:
+                problems.append(
+                    f"skip_votes_needed {needed}, the spec's rule gives {expected}"
+                    f" (min {floor}, share {share}, {members} members)"
+                )
+    return problems
+
+
+def violations_body(headers: Mapping[str, Any], content: bytes) -> list[str]:
+    """The rules on a JSON body's content (violations_session_state)."""
+    media = _media_type(headers) or ""
+    if not (media == "application/json" or media.endswith("+json")) or not content:
+        return []
+    ok, body = _json(content)
+    return violations_session_state(body) if ok else []
+
+
 def _fail(problems: list[str]) -> None:
     if problems:
         raise AssertionError("\n".join(problems))
@@ -150,6 +200,12 @@ def wire_datetimes(ctx: CheckContext, response: Response, case: Case) -> bool | 
 
 
 @schemathesis.check
+def session_state(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    _fail(violations_body(response.headers, response.content))
+    return None
+
+
+@schemathesis.check
 def no_server_error(ctx: CheckContext, response: Response, case: Case) -> bool | None:
     if response.status_code >= 500:
         raise AssertionError(
@@ -159,4 +215,10 @@ def no_server_error(ctx: CheckContext, response: Response, case: Case) -> bool |
     return None
 
 
-CUSTOM_CHECKS = ("problem_details", "request_id_header", "wire_datetimes", "no_server_error")
+CUSTOM_CHECKS = (
+    "problem_details",
+    "request_id_header",
+    "wire_datetimes",
+    "session_state",
+    "no_server_error",
+)

@@ -60,6 +60,7 @@ class Rest:
             ct_checks.violations_problem(response.status_code, response.headers, response.content)
             + ct_checks.violations_request_id(response.headers)
             + ct_checks.violations_datetimes(response.headers, response.content)
+            + ct_checks.violations_body(response.headers, response.content)
         )
         assert response.status_code == expect, (
             f"{method} {path} as {role}: {response.status_code} (expected {expect}) "
@@ -341,7 +342,11 @@ class FuzzReport:
     bystander_events: int = 0
 
 
-async def fuzz_frames(live: Any, seed: int, rounds: int = 20) -> FuzzReport:
+async def fuzz_frames(
+    live: Any, seed: int, rounds: int = 20, min_frames: int = 0, max_rounds: int = 80
+) -> FuzzReport:
+    """At least `rounds` rounds, and more (up to `max_rounds`) until `min_frames` frames were
+    sent: how many a round sends depends on the seed (a frame that closes the socket ends it)."""
     rest = Rest(live)
     report = FuzzReport()
     fuzzer = FrameFuzzer(seed)
@@ -359,7 +364,9 @@ async def fuzz_frames(live: Any, seed: int, rounds: int = 20) -> FuzzReport:
             live.ws_url, sid, token=rest.tokens["bystander"], label="bystander"
         )
         assert (await bystander.next())["type"] == "snapshot"
-        for round_no in range(rounds):
+        round_no = -1
+        while round_no + 1 < rounds or (report.frames < min_frames and round_no + 1 < max_rounds):
+            round_no += 1  # 0, 1, 2, ...
             await _fuzz_round(live, sid, rest.tokens["victim"], fuzzer, report, round_no)
             # Everyone else is still served: an event and a heartbeat on the bystander.
             vote = 0 if round_no % 2 == 0 else 1  # the adder starts at +1: every vote changes

@@ -90,6 +90,7 @@ class Tour:
             ct_checks.violations_problem(response.status_code, response.headers, response.content)
             + ct_checks.violations_request_id(response.headers)
             + ct_checks.violations_datetimes(response.headers, response.content)
+            + ct_checks.violations_body(response.headers, response.content)
         )
         assert response.status_code == expect, (
             f"tour: {method} {path} answered {response.status_code}, expected {expect}: "

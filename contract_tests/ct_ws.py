@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
+import ct_checks
 import orjson
 from ct_capture import CORPUS
 from ct_stats import STATS
@@ -79,6 +80,8 @@ class WsClient:
             validate_server_message(message)
         except AssertionError as exc:
             raise AssertionError(f"{self.label}: {exc}") from None
+        problems = ct_checks.violations_session_state(message)
+        assert not problems, f"{self.label}: {message['type']}: {problems}"
         STATS.count("ws messages validated")
         CORPUS.add_message(message, raw)
         self.received.append(message)

@@ -72,6 +72,13 @@ def tiny_app() -> Starlette:
             body["playback"]["started_at"] = "2025-11-22T10:34:00.250Z"
         if breakage == "renamed_field":
             body["session"]["joinCode"] = body["session"].pop("join_code")
+        if breakage == "queue_out_of_order":  # the later-added of two tied songs first
+            song = copy.deepcopy(body["playback"]["current_entry"])
+            first = {**song, "status": "queued", "added_seq": 7, "votes": 2}
+            later = {**first, "id": "0b1f2e3d-4c5b-4a69-8778-695a4b3c2d1e", "added_seq": 9}
+            body["queue"] = [later, first]
+        if breakage == "wrong_skip_threshold":
+            body["playback"]["skip_votes_needed"] += 1
         status = 201 if breakage == "undocumented_status" else 200
         return JSONResponse(body, status, headers)
 
@@ -164,6 +171,8 @@ BREAKAGES = {
     "problem_status": (True, {"problem_details"}),
     "server_error": (True, {"not_a_server_error", "no_server_error"}),
     "accepts_any_token": (True, {"ignored_auth"}),
+    "queue_out_of_order": (True, {"session_state"}),
+    "wrong_skip_threshold": (True, {"session_state"}),
 }
 
 

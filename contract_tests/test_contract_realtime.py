@@ -51,10 +51,11 @@ def test_party_over_websockets(ws_party: Any) -> None:
 
 
 async def test_fuzzed_client_frames_get_documented_answers(live: Any) -> None:
-    # 28 rounds: an `auth` frame with a token that is not the victim's ends its round (4001)
-    report = await ct_realtime.fuzz_frames(live, ct_seed.seed(), rounds=28)
+    # at least 28 rounds, and more until 150 frames went out: a frame that closes the socket
+    # (an `auth` with someone else's token: 4001) ends its round early, as the seed has it
+    report = await ct_realtime.fuzz_frames(live, ct_seed.seed(), rounds=28, min_frames=150)
     assert report.frames >= 150, report
-    assert report.bystander_events == 28
+    assert report.bystander_events >= 28
     assert {"malformed_message", "invalid_message", "unknown_message_type"} <= set(report.answers)
     assert report.closes.get(4000) and report.closes.get(1009), report.closes
     assert report.closes.get(4001), report.closes

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from tools import gen_swift_realtime
 from tools.contract import OPENAPI, REPO, Specs
@@ -209,6 +210,79 @@ def _source_line(path: Path, schema: str | None, text: str, components: set[str]
     return f"// Source: openapi-generator {OPENAPI_GENERATOR_VERSION} swift6 support file"
 
 
+def _mark_deprecated(models: Path, schemas: dict[str, Any]) -> None:
+    """`@available(*, deprecated, message:)` on every property the spec deprecates, so that an
+    app using one gets a compiler warning (openapi-generator drops `deprecated` on composed
+    properties, which is how the nullable ones are written). The package's own code (memberwise
+    init, Codable) must not warn itself: the property becomes a deprecated accessor of private
+    storage, and the model gets an explicit `init(from:)` (synthesis needs stored properties
+    named like the coding keys)."""
+    for name, schema in sorted(schemas.items()):
+        deprecated = {
+            gen_swift_realtime.camel(prop): spec.get("x-replaced-by")
+            for prop, spec in sorted((schema.get("properties") or {}).items())
+            if isinstance(spec, dict) and spec.get("deprecated")
+        }
+        if deprecated:
+            path = models / f"{name}.swift"
+            path.write_text(_deprecate(path.read_text(), deprecated, path))
+
+
+def _init_params(text: str, path: Path) -> list[tuple[str, str]]:
+    """(name, type) of the memberwise init's parameters, defaults dropped."""
+    match = re.search(r"^    public init\((.*)\) \{$", text, re.M)
+    if match is None:
+        raise SystemExit(f"{path}: no memberwise init")
+    params, depth, current = [], 0, ""
+    for ch in match.group(1) + ",":
+        depth += int(ch in "[<(")
+        depth -= int(ch in "]>)")
+        if ch == "," and depth == 0:
+            label, _, kind = current.strip().partition(": ")
+            params.append((label, kind.split(" = ")[0].strip()))
+            current = ""
+        else:
+            current += ch
+    return params
+
+
+def _deprecate(text: str, deprecated: dict[str, str | None], path: Path) -> str:
+    decodes = []
+    for prop, kind in _init_params(text, path):
+        target = f"_{prop}" if prop in deprecated else prop
+        how = f"decodeIfPresent({kind[:-1]}.self" if kind.endswith("?") else f"decode({kind}.self"
+        decodes.append(f"        {target} = try container.{how}, forKey: .{prop})")
+    for prop, replaced in deprecated.items():
+        declaration = re.search(rf"^    public var {prop}: (.+)$", text, re.M)
+        if declaration is None:
+            raise SystemExit(f"{path}: no property {prop} to mark deprecated")
+        kind = declaration.group(1)
+        why = f"Use `{gen_swift_realtime.camel(replaced)}`." if replaced else "Deprecated."
+        accessor = (
+            f'    @available(*, deprecated, message: "{why}")\n'
+            f"    public var {prop}: {kind} {{\n"
+            f"        get {{ _{prop} }}\n"
+            f"        set {{ _{prop} = newValue }}\n"
+            f"    }}\n"
+            f"    // the package's own code uses the storage: no deprecation warnings inside\n"
+            f"    private var _{prop}: {kind}"
+        )
+        text = text[: declaration.start()] + accessor + text[declaration.end() :]
+        text = text.replace(f"        self.{prop} = {prop}\n", f"        self._{prop} = {prop}\n")
+        text = re.sub(rf"(container\.encode(?:IfPresent)?\(){prop}(, forKey: \.{prop}\))",
+                      rf"\g<1>_{prop}\g<2>", text)  # fmt: skip
+    decoder = (
+        "\n    public init(from decoder: Decoder) throws {\n"
+        "        let container = try decoder.container(keyedBy: CodingKeys.self)\n"
+        + "\n".join(decodes)
+        + "\n    }\n"
+    )
+    anchor = "\n    // Encodable protocol methods\n"
+    if anchor not in text:
+        raise SystemExit(f"{path}: no Encodable section to put init(from:) before")
+    return text.replace(anchor, decoder + anchor, 1)
+
+
 def _rewrite_header(path: Path, components: set[str]) -> None:
     text = path.read_text()
     match = _STOCK_HEADER.match(text)
@@ -285,9 +359,8 @@ def generate(root: Path, out: Path) -> None:
             f"openapi-generator-cli {installed} is installed; the output is pinned to "
             f"{OPENAPI_GENERATOR_VERSION}"
         )
-    components = set(
-        ((Specs(root).openapi.value.get("components") or {}).get("schemas") or {}).keys()
-    )
+    schemas = (Specs(root).openapi.value.get("components") or {}).get("schemas") or {}
+    components = set(schemas.keys())
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "swift"
         _run_generator(root, scratch)
@@ -303,6 +376,7 @@ def generate(root: Path, out: Path) -> None:
     for path in sorted(out.rglob("*.swift")):
         if path.name != "Package.swift":
             _rewrite_header(path, components)
+    _mark_deprecated(out / "Sources" / PROJECT / "Models", schemas)
     _copy_support(out / "Sources" / PROJECT / "Support")
     gen_swift_realtime.generate(root, out)  # the socket's types, from asyncapi/queueit.yaml
     package = out / "Package.swift"

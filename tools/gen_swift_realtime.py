@@ -32,6 +32,15 @@ ACTIONS = {
     "stop": "do not reconnect: the member is no longer in this session",
 }
 
+# Swift case names of spec actions that would collide with Swift: `.none` is also
+# Optional.none, so `action == .none` on a `RealtimeCloseAction?` compiles and means nil.
+SWIFT_CASE = {"none": "nothing"}
+
+
+def _case(action: str) -> str:
+    return SWIFT_CASE.get(action, action)
+
+
 HEADER = """\
 //
 // {name}
@@ -49,7 +58,8 @@ def _swift_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
+    """snake_case -> camelCase, as the Swift generators name properties and cases."""
     parts = re.split(r"[_\W]+", name)
     return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
 
@@ -75,14 +85,15 @@ def _close_code_swift(table: Node, rows: list[dict[str, Any]]) -> str:
         "public enum RealtimeCloseAction: String, Sendable, Hashable, CaseIterable {",
     ]
     for action, why in ACTIONS.items():
-        lines += [f"    /// {why[:1].upper() + why[1:]}.", f"    case {action}"]
+        raw = f' = "{action}"' if _case(action) != action else ""
+        lines += [f"    /// {why[:1].upper() + why[1:]}.", f"    case {_case(action)}{raw}"]
     lines += [
         "",
         "    /// Whether to open the socket again (after `refreshToken`, with the new token).",
         "    public var reconnects: Bool {",
         "        switch self {",
         "        case .reconnect, .reconnectWithBackoff, .refreshToken: return true",
-        "        case .none, .join, .fixClient, .stop: return false",
+        f"        case .{_case('none')}, .join, .fixClient, .stop: return false",
         "        }",
         "    }",
         "}",
@@ -118,7 +129,7 @@ def _close_code_swift(table: Node, rows: list[dict[str, Any]]) -> str:
         "    /// stop; any other unknown code: reconnect with backoff.",
         "    public var action: RealtimeCloseAction {",
         "        switch self {",
-        *(f"        case .{row['name']}: return .{row['action']}" for row in rows),
+        *(f"        case .{row['name']}: return .{_case(row['action'])}" for row in rows),
         "        case .unknown(let code): return (4000..<5000).contains(code) ? .stop : "
         ".reconnectWithBackoff",
         "        }",
@@ -174,7 +185,7 @@ def _server_message_swift(specs: Specs, union: str, events: set[str]) -> str:
         name = specs.component_name(payload)
         if name is None:
             raise SystemExit(f"{ASYNCAPI}: message {key} has no component payload")
-        cases.setdefault(wire, (_camel(wire), name))
+        cases.setdefault(wire, (camel(wire), name))
     lines = [HEADER.format(name="RealtimeServerMessage.swift", source=ASYNCAPI.as_posix(),
                            pointer="/operations")]  # fmt: skip
     lines += [
@@ -224,7 +235,7 @@ def _server_message_swift(specs: Specs, union: str, events: set[str]) -> str:
         "public enum RealtimeClientMessage: Sendable, Hashable, Encodable {",
     ]
     client = {
-        wire: (_camel(wire), specs.component_name(p)) for wire, _, p in _messages(specs, "receive")
+        wire: (camel(wire), specs.component_name(p)) for wire, _, p in _messages(specs, "receive")
     }
     for wire, (case, swift_type) in client.items():
         lines += [f"    /// `{wire}`", f"    case {case}({swift_type})"]

@@ -83,3 +83,49 @@ async def test_concurrent_skip_votes_skip_once(actor: Any, db: Database) -> None
     assert state["playback"]["skip_votes"] == 0
     events = await events_of(db, s["id"])
     assert sum(e.type == "playback_changed" and e.data.action.value == "skip" for e in events) == 1
+
+
+async def test_next_naming_its_entry_advances_once(actor: Any, db: Database) -> None:
+    """Before: a call could not say which track it meant; 4 concurrent `next` calls moved 4
+    tracks to history, and a retried one skipped a song nobody skipped."""
+    host = await actor("host")
+    s = ok(await host.create())["session"]
+    co = await actor("co")
+    ok(await co.join(s["join_code"]))
+    ok(
+        await host.client.put(
+            f"/api/v1/sessions/{s['id']}/members/{co.id}/role", json={"role": "cohost"}
+        )
+    )
+    entries = [ok(await host.add(track(name=f"t{i}")))["id"] for i in range(6)]
+    ok(await host.control("play"))
+    playing = ok(await host.current())["playback"]["current_entry"]["id"]
+    assert playing == entries[0]
+
+    def control(who: Any, action: str, entry: str) -> Any:
+        return who.client.patch(
+            "/api/v1/sessions/control_session", json={"action": action, "entry_id": entry}
+        )
+
+    # four devices send `next` for the same track at once: it advances once
+    seq = (await events_of(db, s["id"]))[-1].seq
+    answers = await asyncio.gather(*(control(w, "next", playing) for w in (host, co, host, co)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200, 409, 409, 409], [a.text for a in answers]
+    for answer in answers:
+        if answer.status_code == 409:
+            assert answer.json()["code"] == "not_current_entry"
+    state = ok(await host.current())
+    assert state["playback"]["current_entry"]["id"] == entries[1]
+    assert [e["id"] for e in state["queue"]] == entries[2:]
+    changes = [e for e in await events_of(db, s["id"], after=seq) if e.type == "playback_changed"]
+    assert len(changes) == 1
+
+    # a retry of a call that went through changes nothing
+    retry = await control(host, "skip", playing)
+    assert retry.status_code == 409 and retry.json()["code"] == "not_current_entry"
+    assert ok(await host.current())["playback"]["current_entry"]["id"] == entries[1]
+    # naming the playing one works; no entry at all keeps the 1.0 behaviour
+    ok(await control(host, "skip", entries[1]))
+    ok(await host.control("next"))
+    assert ok(await host.current())["playback"]["current_entry"]["id"] == entries[3]

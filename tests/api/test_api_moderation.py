@@ -161,4 +161,5 @@ async def test_ban(actor: Any, db: Database) -> None:
     assert (await events_of(db, s["id"]))[-1].seq == seq
     problem(await other.join(s["join_code"]), 403, "banned")
     assert ok(await other.current())["my_role"] == "host"  # still where they were
-    problem(await host.client.post(ban.format(s["id"], uuid.uuid4())), 404, "member_not_found")
+    # an id no user has (before: member_not_found, as if the user had to be a member)
+    problem(await host.client.post(ban.format(s["id"], uuid.uuid4())), 404, "user_not_found")

@@ -98,6 +98,34 @@ async def test_queue_is_in_play_order(actor: Any) -> None:
     assert [e["votes"] for e in state["queue"]] == [3, 3, 2]
 
 
+async def test_play_order_can_be_reproduced_from_the_wire(actor: Any) -> None:
+    """Songs added within one second, tied in votes: sorting what the wire says by the spec's
+    rule (votes desc, then added_seq asc) gives the server's queue, and `play` plays its head.
+    Before: `added_at` in whole seconds could not order them (10 of 12 positions differed)."""
+    _s, host, (a, b) = await party(actor)
+    added = []
+    for i in range(12):
+        adder = (a, b, host)[i % 3]
+        added.append(ok(await adder.add(track(name=f"song {i}")))["id"])
+    state = ok(await host.current())
+    queue = state["queue"]
+    assert {e["id"] for e in queue} == set(added)
+    assert [e["id"] for e in queue] == added  # all tied at 1 vote: in the order added
+    by_rule = sorted(queue, key=lambda e: (-e["votes"], e["added_seq"]))
+    assert [e["id"] for e in by_rule] == [e["id"] for e in queue]
+    ok(await host.vote(added[7], 1))  # 2 votes: first now
+    queue = ok(await host.current())["queue"]
+    assert [e["id"] for e in sorted(queue, key=lambda e: (-e["votes"], e["added_seq"]))] == [
+        e["id"] for e in queue
+    ]
+    assert queue[0]["id"] == added[7]
+    ok(await host.control("play"))
+    playing = ok(await host.current())["playback"]
+    assert playing["current_entry"]["id"] == added[7]
+    ok(await host.control("next"))
+    assert ok(await host.current())["playback"]["current_entry"]["id"] == added[0]
+
+
 async def test_per_user_cap(actor: Any) -> None:
     s, host, (a, b) = await party(actor, settings={"max_queued_per_user": 2})
     one = ok(await a.add(track()))

@@ -178,6 +178,7 @@ async def test_non_member_changes_nothing(db: Database, party: dict[str, Any]) -
     await denied(db, m, "select * from app.append_event($1, 'x', '{}')", sid)
     await denied(db, m, "select * from app.end_session($1)", sid)
     await denied(db, m, "select * from app.control_playback($1, 'play')", sid)
+    await denied(db, m, "select * from app.control_playback_of($1, 'play', null)", sid)
     # nothing changed
     alice = party["alice"]
     async with alice.tx(db) as conn:
@@ -252,6 +253,7 @@ async def test_guest_cannot_moderate(db: Database, party: dict[str, Any]) -> Non
         bob.id,
     )
     await denied(db, bob, "select * from app.control_playback($1, 'play')", sid)
+    await denied(db, bob, "select * from app.control_playback_of($1, 'play', null)", sid)
     await denied(db, bob, "select * from app.end_session($1)", sid)
     await denied(db, bob, "select app.transfer_host($1, $2)", sid, bob.id)
     # what a guest may do: remove their own queued entry, leave

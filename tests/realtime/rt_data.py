@@ -7,6 +7,7 @@ name gets a random suffix because a user is in at most one session.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -123,12 +124,16 @@ def votes_data(total: int, entry: uuid.UUID | None = None) -> dict[str, Any]:
     return {"queued_song_id": str(entry or uuid.uuid4()), "total_votes": total}
 
 
+_ADDED_SEQ = itertools.count(1)  # stand-in entries' added_seq, increasing like the server's
+
+
 def song_added_data(adder: RtUser, name: str = "Neon Harbor", votes: int = 1) -> dict[str, Any]:
     return {
         "queued_song": {
             "id": str(uuid.uuid4()),
             "status": "queued",
             "added_at": wire_now(),
+            "added_seq": next(_ADDED_SEQ),
             "votes": votes,
             "song": {
                 "id": secrets.token_hex(8),
@@ -209,14 +214,14 @@ select json_build_object(
   'queue', coalesce((
       select json_agg(json_build_object(
                'id', q.id, 'status', q.status, 'added_at', app.rfc3339(q.added_at),
-               'votes', q.total_votes,
+               'added_seq', q.added_seq, 'votes', q.total_votes,
                'song', json_build_object('id', t.id, 'isrc', t.isrc, 'name', t.name,
                                          'artists', t.artists, 'album', t.album,
                                          'duration_ms', t.duration_ms, 'image_url', t.image_url,
                                          'explicit', t.explicit),
                'added_by', json_build_object('id', p.id, 'username', p.username,
                                              'email', p.email, 'avatar_url', p.avatar_url))
-             order by q.total_votes desc, q.added_at, q.id)
+             order by q.total_votes desc, q.added_seq)
         from queueit.queue_entries_with_votes q
         join queueit.tracks t on t.id = q.track_id
         join queueit.profiles p on p.id = q.added_by

@@ -35,6 +35,9 @@ import QueueITAPI
 
 let client = QueueITClient(baseURL: URL(string: "https://queueit.example")!, tokenProvider: { nil })
 print(client.baseURL.absoluteString)
+
+// An app still on a deprecated property gets the compiler's warning, naming the replacement.
+func nowPlaying(_ playback: Playback) -> QueuedSong? { playback.current }
 """
 
 
@@ -94,7 +97,12 @@ def test_an_app_adds_the_package_by_git_url_and_builds(tmp_path: Path) -> None:
 
     root = app(tmp_path, f'.package(url: "file://{served}", from: "1.0.0")', "queueit-backend")
     done = swift("build", cwd=root)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-6000:]
+    assert "'current' is deprecated: Use `currentEntry`." in output, output[-3000:]
+    # ... and it is the only warning: the package itself builds without one
+    warnings = {line.strip() for line in output.splitlines() if ": warning: " in line}
+    assert warnings and all("PartyApp/main.swift" in w for w in warnings), warnings
     resolved = json.loads((root / "Package.resolved").read_text())
     assert [p["identity"] for p in resolved["pins"]] == ["queueit-backend"]
     assert resolved["pins"][0]["state"]["version"] == "1.0.0"

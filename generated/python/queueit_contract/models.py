@@ -95,6 +95,8 @@ class ProblemCode(StrEnum):
     request_timeout = "request_timeout"
     headers_too_large = "headers_too_large"
     too_many_connections = "too_many_connections"
+    user_not_found = "user_not_found"
+    not_current_entry = "not_current_entry"
 
 
 # Source: openapi/queueit.yaml#/components/schemas/FieldLocation
@@ -276,12 +278,22 @@ class QueueEntryStatus(StrEnum):
 # Source: openapi/queueit.yaml#/components/schemas/QueuedSong
 class QueuedSong(BaseModel):
     """
-    An entry of a session's queue (or history).
+    An entry of a session's queue (or history). The queue plays in this order: `votes`
+    descending, then `added_seq` ascending; every queue on the wire is in that order, and a
+    client that re-sorts after a vote gets the server's order with the same two keys.
+
     """
 
     id: UUID
     status: QueueEntryStatus
     added_at: Timestamp
+    added_seq: Annotated[
+        int,
+        Field(
+            description="Increases with every entry added (one sequence for all sessions: compare it only\nwithin one queue). Ties in votes play in `added_seq` order; `added_at`, in whole\nseconds, cannot tell apart songs added within one second.\n",
+            ge=1,
+        ),
+    ]
     votes: Annotated[int, Field(description="Sum of the members' votes.")]
     song: Track
     added_by: User
@@ -346,8 +358,20 @@ class Playback(BaseModel):
             description="When `current_entry` started playing, moved later by the time it spent paused: while\nplaying, the position in the track is now − `started_at`. A Timestamp or null.\n"
         ),
     ]
-    skip_votes: Annotated[int, Field(ge=0)]
-    skip_votes_needed: Annotated[int, Field(ge=1)]
+    skip_votes: Annotated[
+        int,
+        Field(
+            description="Skip votes for `current_entry` from people who are members now.",
+            ge=0,
+        ),
+    ]
+    skip_votes_needed: Annotated[
+        int,
+        Field(
+            description="Skip votes that skip `current_entry`: `max(skip_vote_min, ceil(skip_vote_share ×\nmember_count))` with the session's settings and its member count (every member, the\nhost included). An event carries the value when it happened; a later\n`member_joined`, `member_left`, `member_kicked` (their `member_count`) or\n`settings_changed` changes it without a playback event, so a client that follows\nthe stream recomputes it with this rule.\n",
+            ge=1,
+        ),
+    ]
 
 
 # Source: openapi/queueit.yaml#/components/schemas/SessionSettings
@@ -495,6 +519,13 @@ class ControlSessionRequest(BaseModel):
         extra="forbid",
     )
     action: PlaybackAction
+    entry_id: Annotated[
+        UUID | None,
+        Field(
+            exclude_if=_is_none,
+            description="The entry that must be playing for the action to happen (see controlSession);\notherwise 409 `not_current_entry`.\n"
+        ),
+    ] = None
 
 
 # Source: openapi/queueit.yaml#/components/schemas/VoteValue

@@ -33,5 +33,5 @@ async def ban(conn: Connection, session_id: UUID, user_id: UUID, by: UUID) -> bo
             by,
         )
     except asyncpg.ForeignKeyViolationError as exc:  # no such user at all
-        raise NotFound("member_not_found", "No such user.") from exc
+        raise NotFound("user_not_found", "No QueueIT user has this id.") from exc
     return value is not None

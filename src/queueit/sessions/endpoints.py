@@ -77,7 +77,7 @@ async def control_session(
     runtime = Runtime.of(request)
     runtime.limits.writes.hit(str(user.id))
     async with user_work(runtime, user) as tx:
-        state = await service.control_session(tx, body.action)
+        state = await service.control_session(tx, body.action, body.entry_id)
     return respond(state)
 
 

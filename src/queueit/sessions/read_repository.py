@@ -56,7 +56,7 @@ def _queued_song(own_email: bool) -> str:
     return (
         f"jsonb_build_object('id', e.id, 'status', e.status, 'added_at', {_ts('e.added_at')},"
         f" 'votes', e.total_votes, 'song', {_TRACK}, 'added_by', {_user('p', own_email)},"
-        f" 'finished_at', {_ts('e.finished_at')})"
+        f" 'finished_at', {_ts('e.finished_at')}, 'added_seq', e.added_seq)"
     )
 
 
@@ -104,7 +104,7 @@ select jsonb_build_object(
       'status', case when s.ended_at is null then 'active' else 'ended' end,
       'ended_at', {_ts("s.ended_at")}, 'member_count', mc.n),
   'queue', (select coalesce(jsonb_agg({_queued_song(True)}
-                                      order by e.total_votes desc, e.added_at, e.id), '[]')
+                                      order by e.total_votes desc, e.added_seq), '[]')
               from {_ENTRIES} where e.session_id = s.id and e.status = 'queued'),
   'playback', {_playback(True)},
   'settings', {_SETTINGS},

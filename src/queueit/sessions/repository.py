@@ -43,6 +43,7 @@ class Access:
 class PlaybackResult:
     changed: bool
     finished_entry_id: UUID | None
+    stale: bool = False  # the call named an entry that is not the one playing: nothing changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,14 +188,21 @@ async def end_session(conn: Connection, session_id: UUID, reason: str) -> tuple[
     return int(row["seq"]), row["created_at"]
 
 
-async def control_playback(conn: Connection, session_id: UUID, action: str) -> PlaybackResult:
+async def control_playback(
+    conn: Connection, session_id: UUID, action: str, entry_id: UUID | None
+) -> PlaybackResult:
+    """The playback transition; `entry_id`: only if that entry is the one playing (else
+    nothing changes and `stale` is set)."""
     row = await conn.fetchrow(
-        "select changed, finished_entry_id from app.control_playback($1, $2)",
+        "select changed, finished_entry_id, stale from app.control_playback_of($1, $2, $3)",
         session_id,
         action,
+        entry_id,
     )
     assert row is not None
-    return PlaybackResult(bool(row["changed"]), as_uuid_or_none(row["finished_entry_id"]))
+    return PlaybackResult(
+        bool(row["changed"]), as_uuid_or_none(row["finished_entry_id"]), bool(row["stale"])
+    )
 
 
 async def current_entry(conn: Connection, session_id: UUID) -> UUID | None:

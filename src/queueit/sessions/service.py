@@ -276,22 +276,43 @@ async def leave(tx: Tx, mine: Membership) -> bool:
 # --- playback -----------------------------------------------------------------------------------
 
 
-async def control_session(tx: Tx, action: PlaybackAction) -> CurrentSessionResponse:
+async def control_session(
+    tx: Tx, action: PlaybackAction, entry_id: UUID | None = None
+) -> CurrentSessionResponse:
+    """`entry_id`: the entry the caller means (it must be the one playing, else 409 and
+    nothing changes: a retried or doubled `next` advances once)."""
     mine = await my_membership(tx)
     if mine.role not in ("host", "cohost"):
         raise not_moderator("control playback")
     session_id = mine.session_id
     if action is PlaybackAction.end:
+        if entry_id is not None:
+            await _require_current(tx, session_id, entry_id)
         before = await load_current_session(tx.conn, tx.user, session_id)
         seq, ended_at = await repository.end_session(tx.conn, session_id, REASON_HOST_ENDED)
         tx.appended_event(session_id, seq)
         return ended_state(before, seq, ended_at)
-    result = await repository.control_playback(tx.conn, session_id, action.value)
+    result = await repository.control_playback(tx.conn, session_id, action.value, entry_id)
+    if result.stale:
+        raise _not_current(entry_id)
     if action in (PlaybackAction.skip, PlaybackAction.next) and result.finished_entry_id is None:
         raise Conflict("nothing_playing", "Nothing is playing.")
     if result.changed:
         await playback_changed(tx, session_id, action, result.finished_entry_id)
     return await load_current_session(tx.conn, tx.user, session_id)
+
+
+def _not_current(entry_id: UUID | None) -> Conflict:
+    return Conflict(
+        "not_current_entry",
+        f"Entry {entry_id} is not playing any more: someone moved on first, or this call was"
+        " already made. Nothing changed.",
+    )
+
+
+async def _require_current(tx: Tx, session_id: UUID, entry_id: UUID) -> None:
+    if await repository.current_entry(tx.conn, session_id) != entry_id:
+        raise _not_current(entry_id)
 
 
 def ended_state(

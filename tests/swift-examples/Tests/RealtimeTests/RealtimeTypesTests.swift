@@ -52,6 +52,12 @@ final class RealtimeTypesTests: XCTestCase {
     func testCloseCodesSayWhatToDo() {
         XCTAssertEqual(RealtimeCloseCode(rawValue: 4010), .kicked)
         XCTAssertEqual(RealtimeCloseCode.kicked.action, .stop)
+        // 1000's action is the spec's `none`, named `.nothing` so that it cannot be mistaken
+        // for Optional.none: an optional action compared with `.none` means nil, not this.
+        XCTAssertEqual(RealtimeCloseCode.normalClosure.action, .nothing)
+        XCTAssertEqual(RealtimeCloseAction.nothing.rawValue, "none")
+        let unset: RealtimeCloseAction? = nil
+        XCTAssertNotEqual(unset, RealtimeCloseAction.nothing)
         XCTAssertEqual(RealtimeCloseCode.kicked.meaning, "kicked from the session")
         XCTAssertEqual(RealtimeCloseCode(rawValue: 4001).action, .refreshToken)
         XCTAssertTrue(RealtimeCloseCode(rawValue: 4001).action.reconnects)

@@ -25,7 +25,7 @@ open class ModerationAPI {
     /**
      Remove a user and keep them out of this session (host and co-hosts)
      - POST /api/v1/sessions/{session_id}/members/{user_id}/ban
-     - Like kick, and the user can no longer join this session (403 `banned`); their sockets close with code 4011. The user need not be a member at the moment of the ban. 
+     - Like kick, and the user can no longer join this session (403 `banned`); their sockets close with code 4011. The user need not be a member at the moment of the ban (a ban ahead of time keeps them from ever joining), but must have used QueueIT (made one signed-in request): an id no user has answers 404 `user_not_found`. 
      - Bearer Token:
        - type: http
        - name: bearerAuth

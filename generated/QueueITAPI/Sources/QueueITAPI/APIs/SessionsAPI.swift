@@ -24,7 +24,7 @@ open class SessionsAPI {
     /**
      Control playback of the current session (host and co-hosts)
      - PATCH /api/v1/sessions/control_session
-     - `play` starts the head of the queue when nothing is current, or resumes; `pause` pauses; `skip` (the host skips) and `next` (the track ended) move the current entry to history and make the head of the queue current; `end` ends the session for everyone. Guests get 403 `not_moderator`. Answers the resulting session state. 
+     - `play` starts the head of the queue when nothing is current, or resumes; `pause` pauses; `skip` (the host skips) and `next` (the track ended) move the current entry to history and make the head of the queue current; `end` ends the session for everyone. Guests get 403 `not_moderator`. Answers the resulting session state.  `entry_id` names the entry the caller means (the playing one, `playback.current_entry`): when it is not the playing entry any more (another device moved on first, or this is a retry of a call that went through), the answer is 409 `not_current_entry` and nothing changes. So a doubled or retried `next` advances once; send it with every `skip` and `next`. 
      - Bearer Token:
        - type: http
        - name: bearerAuth

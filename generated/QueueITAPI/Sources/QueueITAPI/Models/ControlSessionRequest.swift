@@ -11,13 +11,17 @@ import Foundation
 public struct ControlSessionRequest: Sendable, Codable, Hashable {
 
     public var action: PlaybackAction
+    /** The entry that must be playing for the action to happen (see controlSession); otherwise 409 `not_current_entry`.  */
+    public var entryId: UUID?
 
-    public init(action: PlaybackAction) {
+    public init(action: PlaybackAction, entryId: UUID? = nil) {
         self.action = action
+        self.entryId = entryId
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case action
+        case entryId = "entry_id"
     }
 
     // Encodable protocol methods
@@ -25,6 +29,7 @@ public struct ControlSessionRequest: Sendable, Codable, Hashable {
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(action, forKey: .action)
+        try container.encodeIfPresent(entryId, forKey: .entryId)
     }
 }
 

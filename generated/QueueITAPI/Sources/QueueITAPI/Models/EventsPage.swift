@@ -17,7 +17,13 @@ public struct EventsPage: Sendable, Codable, Hashable {
     public var latestSeq: Int64
     public var hasMore: Bool
     /** Deprecated: read `resync_snapshot` (the same state; absent instead of null). Kept for apps built against 1.0; Apple's swift-openapi-generator drops this property.  */
-    public var snapshot: CurrentSessionResponse?
+    @available(*, deprecated, message: "Use `resyncSnapshot`.")
+    public var snapshot: CurrentSessionResponse? {
+        get { _snapshot }
+        set { _snapshot = newValue }
+    }
+    // the package's own code uses the storage: no deprecation warnings inside
+    private var _snapshot: CurrentSessionResponse?
     /** Present when `since` was older than the events kept: start over from this state (then `events` is empty); absent otherwise.  */
     public var resyncSnapshot: CurrentSessionResponse?
 
@@ -26,7 +32,7 @@ public struct EventsPage: Sendable, Codable, Hashable {
         self.events = events
         self.latestSeq = latestSeq
         self.hasMore = hasMore
-        self.snapshot = snapshot
+        self._snapshot = snapshot
         self.resyncSnapshot = resyncSnapshot
     }
 
@@ -39,6 +45,16 @@ public struct EventsPage: Sendable, Codable, Hashable {
         case resyncSnapshot = "resync_snapshot"
     }
 
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        sessionId = try container.decode(UUID.self, forKey: .sessionId)
+        events = try container.decode([SessionEvent].self, forKey: .events)
+        latestSeq = try container.decode(Int64.self, forKey: .latestSeq)
+        hasMore = try container.decode(Bool.self, forKey: .hasMore)
+        _snapshot = try container.decodeIfPresent(CurrentSessionResponse.self, forKey: .snapshot)
+        resyncSnapshot = try container.decodeIfPresent(CurrentSessionResponse.self, forKey: .resyncSnapshot)
+    }
+
     // Encodable protocol methods
 
     public func encode(to encoder: Encoder) throws {
@@ -47,7 +63,7 @@ public struct EventsPage: Sendable, Codable, Hashable {
         try container.encode(events, forKey: .events)
         try container.encode(latestSeq, forKey: .latestSeq)
         try container.encode(hasMore, forKey: .hasMore)
-        try container.encode(snapshot, forKey: .snapshot)
+        try container.encode(_snapshot, forKey: .snapshot)
         try container.encodeIfPresent(resyncSnapshot, forKey: .resyncSnapshot)
     }
 }

@@ -15,17 +15,25 @@ public struct Playback: Sendable, Codable, Hashable {
     public static let skipVotesNeededRule = NumericRule<Int>(minimum: 1, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public var state: PlaybackState
     /** Deprecated: read `current_entry` (the same entry; absent instead of null). Kept for apps built against 1.0; Apple's swift-openapi-generator drops this property.  */
-    public var current: QueuedSong?
+    @available(*, deprecated, message: "Use `currentEntry`.")
+    public var current: QueuedSong? {
+        get { _current }
+        set { _current = newValue }
+    }
+    // the package's own code uses the storage: no deprecation warnings inside
+    private var _current: QueuedSong?
     /** The entry playing or paused; absent when nothing is. */
     public var currentEntry: QueuedSong?
     /** When `current_entry` started playing, moved later by the time it spent paused: while playing, the position in the track is now − `started_at`. A Timestamp or null.  */
     public var startedAt: Date?
+    /** Skip votes for `current_entry` from people who are members now. */
     public var skipVotes: Int
+    /** Skip votes that skip `current_entry`: `max(skip_vote_min, ceil(skip_vote_share × member_count))` with the session's settings and its member count (every member, the host included). An event carries the value when it happened; a later `member_joined`, `member_left`, `member_kicked` (their `member_count`) or `settings_changed` changes it without a playback event, so a client that follows the stream recomputes it with this rule.  */
     public var skipVotesNeeded: Int
 
     public init(state: PlaybackState, current: QueuedSong?, currentEntry: QueuedSong? = nil, startedAt: Date?, skipVotes: Int, skipVotesNeeded: Int) {
         self.state = state
-        self.current = current
+        self._current = current
         self.currentEntry = currentEntry
         self.startedAt = startedAt
         self.skipVotes = skipVotes
@@ -41,12 +49,22 @@ public struct Playback: Sendable, Codable, Hashable {
         case skipVotesNeeded = "skip_votes_needed"
     }
 
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        state = try container.decode(PlaybackState.self, forKey: .state)
+        _current = try container.decodeIfPresent(QueuedSong.self, forKey: .current)
+        currentEntry = try container.decodeIfPresent(QueuedSong.self, forKey: .currentEntry)
+        startedAt = try container.decodeIfPresent(Date.self, forKey: .startedAt)
+        skipVotes = try container.decode(Int.self, forKey: .skipVotes)
+        skipVotesNeeded = try container.decode(Int.self, forKey: .skipVotesNeeded)
+    }
+
     // Encodable protocol methods
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(state, forKey: .state)
-        try container.encode(current, forKey: .current)
+        try container.encode(_current, forKey: .current)
         try container.encodeIfPresent(currentEntry, forKey: .currentEntry)
         try container.encode(startedAt, forKey: .startedAt)
         try container.encode(skipVotes, forKey: .skipVotes)

@@ -52,11 +52,13 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
     case requestTimeout
     case headersTooLarge
     case tooManyConnections
+    case userNotFound
+    case notCurrentEntry
     /// A value this version of the package does not know (from a newer server), kept as sent.
     case unknown(String)
 
     /// The values of the spec (never `.unknown`).
-    public static let allCases: [ProblemCode] = [.malformedJson, .badRequest, .validationFailed, .unauthorized, .forbidden, .notMember, .notModerator, .notHost, .banned, .notFound, .notInSession, .sessionNotFound, .songNotFound, .memberNotFound, .methodNotAllowed, .notAcceptable, .unsupportedMediaType, .conflict, .joinCodeTaken, .sessionEnded, .notQueued, .nothingPlaying, .queueLocked, .queueCapReached, .trackTooLong, .explicitNotAllowed, .downvotesDisabled, .cannotModerateMember, .payloadTooLarge, .rateLimited, .upstreamRateLimited, .upstreamBadResponse, .upstreamUnavailable, .serviceUnavailable, .unhealthy, .internalError, .anonymousNotAllowed, .duplicateKey, .invalidUtf8, .requestTimeout, .headersTooLarge, .tooManyConnections]
+    public static let allCases: [ProblemCode] = [.malformedJson, .badRequest, .validationFailed, .unauthorized, .forbidden, .notMember, .notModerator, .notHost, .banned, .notFound, .notInSession, .sessionNotFound, .songNotFound, .memberNotFound, .methodNotAllowed, .notAcceptable, .unsupportedMediaType, .conflict, .joinCodeTaken, .sessionEnded, .notQueued, .nothingPlaying, .queueLocked, .queueCapReached, .trackTooLong, .explicitNotAllowed, .downvotesDisabled, .cannotModerateMember, .payloadTooLarge, .rateLimited, .upstreamRateLimited, .upstreamBadResponse, .upstreamUnavailable, .serviceUnavailable, .unhealthy, .internalError, .anonymousNotAllowed, .duplicateKey, .invalidUtf8, .requestTimeout, .headersTooLarge, .tooManyConnections, .userNotFound, .notCurrentEntry]
 
     public init(rawValue: String) {
         switch rawValue {
@@ -102,6 +104,8 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
         case "request_timeout": self = .requestTimeout
         case "headers_too_large": self = .headersTooLarge
         case "too_many_connections": self = .tooManyConnections
+        case "user_not_found": self = .userNotFound
+        case "not_current_entry": self = .notCurrentEntry
         default: self = .unknown(rawValue)
         }
     }
@@ -150,6 +154,8 @@ public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresent
         case .requestTimeout: return "request_timeout"
         case .headersTooLarge: return "headers_too_large"
         case .tooManyConnections: return "too_many_connections"
+        case .userNotFound: return "user_not_found"
+        case .notCurrentEntry: return "not_current_entry"
         case .unknown(let value): return value
         }
     }

@@ -8,13 +8,16 @@
 
 import Foundation
 
-/** An entry of a session&#39;s queue (or history). */
+/** An entry of a session&#39;s queue (or history). The queue plays in this order: &#x60;votes&#x60; descending, then &#x60;added_seq&#x60; ascending; every queue on the wire is in that order, and a client that re-sorts after a vote gets the server&#39;s order with the same two keys.  */
 public struct QueuedSong: Sendable, Codable, Hashable {
 
+    public static let addedSeqRule = NumericRule<Int64>(minimum: 1, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public var id: UUID
     public var status: QueueEntryStatus
     /** RFC 3339 UTC date-time with `Z` and whole seconds. */
     public var addedAt: Date
+    /** Increases with every entry added (one sequence for all sessions: compare it only within one queue). Ties in votes play in `added_seq` order; `added_at`, in whole seconds, cannot tell apart songs added within one second.  */
+    public var addedSeq: Int64
     /** Sum of the members' votes. */
     public var votes: Int
     public var song: Track
@@ -22,10 +25,11 @@ public struct QueuedSong: Sendable, Codable, Hashable {
     /** When it was played to the end or skipped (history only). A Timestamp or null. */
     public var finishedAt: Date?
 
-    public init(id: UUID, status: QueueEntryStatus, addedAt: Date, votes: Int, song: Track, addedBy: User, finishedAt: Date? = nil) {
+    public init(id: UUID, status: QueueEntryStatus, addedAt: Date, addedSeq: Int64, votes: Int, song: Track, addedBy: User, finishedAt: Date? = nil) {
         self.id = id
         self.status = status
         self.addedAt = addedAt
+        self.addedSeq = addedSeq
         self.votes = votes
         self.song = song
         self.addedBy = addedBy
@@ -36,6 +40,7 @@ public struct QueuedSong: Sendable, Codable, Hashable {
         case id
         case status
         case addedAt = "added_at"
+        case addedSeq = "added_seq"
         case votes
         case song
         case addedBy = "added_by"
@@ -49,6 +54,7 @@ public struct QueuedSong: Sendable, Codable, Hashable {
         try container.encode(id, forKey: .id)
         try container.encode(status, forKey: .status)
         try container.encode(addedAt, forKey: .addedAt)
+        try container.encode(addedSeq, forKey: .addedSeq)
         try container.encode(votes, forKey: .votes)
         try container.encode(song, forKey: .song)
         try container.encode(addedBy, forKey: .addedBy)

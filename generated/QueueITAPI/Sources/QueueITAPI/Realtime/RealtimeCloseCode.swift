@@ -11,7 +11,7 @@ import Foundation
 /// What a client should do after the server closed its socket with a code.
 public enum RealtimeCloseAction: String, Sendable, Hashable, CaseIterable {
     /// Nothing to do: the connection ended normally.
-    case none
+    case nothing = "none"
     /// Reconnect with `since` = the last `seq` applied.
     case reconnect
     /// Reconnect with `since`, waiting longer after each failure.
@@ -29,7 +29,7 @@ public enum RealtimeCloseAction: String, Sendable, Hashable, CaseIterable {
     public var reconnects: Bool {
         switch self {
         case .reconnect, .reconnectWithBackoff, .refreshToken: return true
-        case .none, .join, .fixClient, .stop: return false
+        case .nothing, .join, .fixClient, .stop: return false
         }
     }
 }
@@ -125,7 +125,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
     /// stop; any other unknown code: reconnect with backoff.
     public var action: RealtimeCloseAction {
         switch self {
-        case .normalClosure: return .none
+        case .normalClosure: return .nothing
         case .goingAway: return .reconnect
         case .messageTooBig: return .fixClient
         case .internalError: return .reconnectWithBackoff
