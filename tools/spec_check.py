@@ -355,6 +355,25 @@ def check_problem_schema(specs: Specs) -> list[str]:
             code = deref(schema.child("properties").child("code"))
             if "enum" not in code.value:
                 problems.append(f"{where}: problem `code` should be an enum")
+            else:
+                problems += _problem_messages(code, specs)
+    return problems
+
+
+def _problem_messages(code: Node, specs: Specs) -> list[str]:
+    """`x-messages`: a non-empty message for people for every code, and for nothing else."""
+    where = code.where(specs.root)
+    messages = code.value.get("x-messages")
+    if not isinstance(messages, dict):
+        return [f"{where}: the problem codes need `x-messages` (a message for people per code)"]
+    codes = list(code.value["enum"])
+    problems = [f"{where}: no x-messages entry for {c!r}" for c in codes if c not in messages]
+    problems += [f"{where}: x-messages has {k!r}, not a code" for k in messages if k not in codes]
+    problems += [
+        f"{where}: x-messages[{k!r}] is empty"
+        for k, v in messages.items()
+        if not (isinstance(v, str) and v.strip())
+    ]
     return problems
 
 

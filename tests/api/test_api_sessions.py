@@ -66,6 +66,23 @@ async def test_create_join_add_vote_flow(actor: Any, db: Database) -> None:
     assert state["seq"] == events[-1].seq
 
 
+async def test_the_session_state_carries_its_members(actor: Any) -> None:
+    """Before: the snapshot had no member list; every app refetched GET members after it."""
+    host = await actor("host")
+    s = ok(await host.create())["session"]
+    guests = [await actor(f"g{i}") for i in range(2)]
+    for guest in guests:
+        ok(await guest.join(s["join_code"]))
+    listed = ok(await host.client.get(f"/api/v1/sessions/{s['id']}/members"))["members"]
+    for who in (host, *guests):
+        state = ok(await who.current())
+        assert [m["user"]["id"] for m in state["members"]] == [m["user"]["id"] for m in listed]
+        assert [m["role"] for m in state["members"]] == ["host", "guest", "guest"]
+        assert len(state["members"]) == state["session"]["member_count"]
+        emails = {m["user"]["id"]: m["user"]["email"] for m in state["members"]}
+        assert [i for i, e in emails.items() if e is not None] == [str(who.id)]  # own only
+
+
 async def test_chosen_code_and_conflict(actor: Any, db: Database) -> None:
     a, b = await actor("a"), await actor("b")
     chosen = code()

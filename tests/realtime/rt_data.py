@@ -234,6 +234,14 @@ select json_build_object(
       'max_track_duration_ms', s.max_track_duration_ms, 'allow_explicit', s.allow_explicit,
       'skip_vote_share', s.skip_vote_share, 'skip_vote_min', s.skip_vote_min),
   'my_role', (select m.role from queueit.session_members m where m.user_id = $2),
+  'members', coalesce((
+      select json_agg(json_build_object(
+               'user', json_build_object('id', p.id, 'username', p.username,
+                                         'email', p.email, 'avatar_url', p.avatar_url),
+               'role', m.role, 'joined_at', app.rfc3339(m.joined_at))
+             order by m.joined_at, m.user_id)
+        from queueit.session_members m join queueit.profiles p on p.id = m.user_id
+       where m.session_id = s.id), '[]'::json),
   'my_votes', coalesce((select json_object_agg(v.entry_id, v.value) from queueit.votes v
                          where v.session_id = s.id and v.user_id = $2), '{}'::json),
   'seq', s.last_seq)

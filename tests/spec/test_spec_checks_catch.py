@@ -355,6 +355,19 @@ def test_problem_schema_fields(mini_root: Path, edit_spec: Editor) -> None:
     assert len(found) == 3, found
 
 
+def test_problem_codes_need_a_message_each(mini_root: Path, edit_spec: Editor) -> None:
+    def change(d: dict[str, Any]) -> None:
+        codes = d["components"]["schemas"]["ProblemCode"]
+        codes["enum"].append("brand_new")  # no message
+        codes["x-messages"]["not_a_code"] = "Stray."
+        codes["x-messages"]["not_found"] = " "
+
+    edit_spec(mini_root, OA, change)
+    found = problems(mini_root, "check_problem_schema")
+    assert len(found) == 3, found
+    assert any("'brand_new'" in f for f in found), found
+
+
 def test_inline_body_schema(mini_root: Path, edit_spec: Editor) -> None:
     edit_spec(
         mini_root,

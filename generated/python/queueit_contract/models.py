@@ -49,7 +49,8 @@ def _is_none(value: object) -> bool:
 class ProblemCode(StrEnum):
     """
     Stable machine-readable error code. Clients switch on this, never on `detail`. New codes
-    may be added; clients treat unknown codes like the HTTP status alone.
+    may be added; clients treat unknown codes like the HTTP status alone. `x-messages`
+    holds a message for people for each code.
 
     """
 
@@ -895,6 +896,13 @@ class CurrentSessionResponse(BaseModel):
     """
 
     session: Session
+    members: Annotated[
+        list[Member] | None,
+        Field(
+            exclude_if=_is_none,
+            description="Everyone in the session, the host first, then co-hosts, then guests, each in the\norder they joined (as `GET /sessions/{id}/members`). Follow it with `member_joined`,\n`member_left`, `member_kicked` and `member_role_changed`. Always sent since 1.1\n(optional in the schema so that an app still reads a 1.0 server's answer).\n"
+        ),
+    ] = None
     queue: Annotated[
         list[QueuedSong], Field(description="Queued entries in play order.")
     ]

@@ -94,6 +94,10 @@ def _member(own_email: bool) -> str:
     )
 
 
+_MEMBER_ORDER = (
+    "case m.role when 'host' then 0 when 'cohost' then 1 else 2 end, m.joined_at, m.user_id"
+)
+
 # One statement, so every part (seq included) is read as of one snapshot: an event after `seq`
 # is never already in the state, and no event up to `seq` is missing from it.
 _SNAPSHOT = f"""
@@ -109,6 +113,9 @@ select jsonb_build_object(
   'playback', {_playback(True)},
   'settings', {_SETTINGS},
   'my_role', me.role,
+  'members', (select coalesce(jsonb_agg({_member(True)} order by {_MEMBER_ORDER}), '[]')
+                from queueit.session_members m join queueit.profiles p on p.id = m.user_id
+               where m.session_id = s.id),
   'my_votes', (select coalesce(jsonb_object_agg(v.entry_id::text, v.value), '{{}}')
                  from queueit.votes v
                  join queueit.queue_entries q on q.id = v.entry_id and q.status = 'queued'
@@ -127,10 +134,6 @@ _QUEUED_SONG = {
 _PLAYBACK = f"select {_playback(False)} from queueit.sessions s {_MEMBER_COUNT} where s.id = $1"
 
 _SETTINGS_OF = f"select {_SETTINGS} from queueit.sessions s where s.id = $1"
-
-_MEMBER_ORDER = (
-    "case m.role when 'host' then 0 when 'cohost' then 1 else 2 end, m.joined_at, m.user_id"
-)
 
 _MEMBERS = f"""
 select coalesce(jsonb_agg({_member(True)} order by {_MEMBER_ORDER}), '[]')

@@ -329,7 +329,9 @@ def ended_state(
         skip_votes=0,
         skip_votes_needed=before.settings.skip_vote_min,
     )
-    return before.model_copy(update={"session": session, "playback": playback, "seq": seq})
+    return before.model_copy(
+        update={"session": session, "playback": playback, "members": [], "seq": seq}
+    )
 
 
 async def skip_vote(tx: Tx, session_id: UUID) -> SkipVoteResponse:

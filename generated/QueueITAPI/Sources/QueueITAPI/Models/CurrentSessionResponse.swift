@@ -13,6 +13,8 @@ public struct CurrentSessionResponse: Sendable, Codable, Hashable {
 
     public static let seqRule = NumericRule<Int64>(minimum: 0, exclusiveMinimum: false, maximum: nil, exclusiveMaximum: false, multipleOf: nil)
     public var session: Session
+    /** Everyone in the session, the host first, then co-hosts, then guests, each in the order they joined (as `GET /sessions/{id}/members`). Follow it with `member_joined`, `member_left`, `member_kicked` and `member_role_changed`. Always sent since 1.1 (optional in the schema so that an app still reads a 1.0 server's answer).  */
+    public var members: [Member]?
     /** Queued entries in play order. */
     public var queue: [QueuedSong]
     public var playback: Playback
@@ -22,8 +24,9 @@ public struct CurrentSessionResponse: Sendable, Codable, Hashable {
     public var myVotes: [String: VoteValue]
     public var seq: Int64
 
-    public init(session: Session, queue: [QueuedSong], playback: Playback, settings: SessionSettings, myRole: MemberRole, myVotes: [String: VoteValue], seq: Int64) {
+    public init(session: Session, members: [Member]? = nil, queue: [QueuedSong], playback: Playback, settings: SessionSettings, myRole: MemberRole, myVotes: [String: VoteValue], seq: Int64) {
         self.session = session
+        self.members = members
         self.queue = queue
         self.playback = playback
         self.settings = settings
@@ -34,6 +37,7 @@ public struct CurrentSessionResponse: Sendable, Codable, Hashable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case session
+        case members
         case queue
         case playback
         case settings
@@ -47,6 +51,7 @@ public struct CurrentSessionResponse: Sendable, Codable, Hashable {
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(session, forKey: .session)
+        try container.encodeIfPresent(members, forKey: .members)
         try container.encode(queue, forKey: .queue)
         try container.encode(playback, forKey: .playback)
         try container.encode(settings, forKey: .settings)

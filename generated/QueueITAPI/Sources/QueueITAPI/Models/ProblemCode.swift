@@ -8,7 +8,7 @@
 
 import Foundation
 
-/** Stable machine-readable error code. Clients switch on this, never on &#x60;detail&#x60;. New codes may be added; clients treat unknown codes like the HTTP status alone.  */
+/** Stable machine-readable error code. Clients switch on this, never on &#x60;detail&#x60;. New codes may be added; clients treat unknown codes like the HTTP status alone. &#x60;x-messages&#x60; holds a message for people for each code.  */
 public enum ProblemCode: Sendable, Hashable, Codable, CaseIterable, RawRepresentable, OpenEnum {
     case malformedJson
     case badRequest

@@ -67,3 +67,44 @@ public struct QueueITServerError: Error, Sendable {
         return max(0, date.timeIntervalSince(now))
     }
 }
+
+// MARK: - Messages for people
+
+extension QueueITServerError: LocalizedError {
+    /// What to show a person: the contract's message for the problem's code
+    /// (`ProblemCode.message`, from the spec's `x-messages`); for a code or an answer this
+    /// version does not know, the message of the nearest code the HTTP status implies.
+    public var message: String {
+        if let text = code?.message { return text }
+        let nearest: ProblemCode
+        switch status {
+        case 401: nearest = .unauthorized
+        case 403: nearest = .forbidden
+        case 404: nearest = .notFound
+        case 409: nearest = .conflict
+        case 413: nearest = .payloadTooLarge
+        case 429: nearest = .rateLimited
+        case 503: nearest = .serviceUnavailable
+        case 500...: nearest = .internalError
+        default: nearest = .badRequest
+        }
+        return nearest.message ?? "Something went wrong (\(status))."
+    }
+
+    public var errorDescription: String? { message }
+}
+
+extension QueueITError: LocalizedError {
+    public var errorDescription: String? {
+        switch self {
+        case .server(let error):
+            return error.message
+        case .transport:
+            return "No connection to the party server. Check the network and try again."
+        case .undecodable:
+            return "The party server's answer could not be read. Update the app."
+        case .invalidRequest:
+            return "The app could not make this request. Sign in again, or try again."
+        }
+    }
+}
