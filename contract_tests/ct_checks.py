@@ -118,13 +118,19 @@ def violations_request_id(
     return []
 
 
-def violations_datetimes(headers: Mapping[str, Any], content: bytes) -> list[str]:
+def _json_body(headers: Mapping[str, Any], content: bytes) -> tuple[bool, Any]:
+    """(True, body) for a non-empty body sent and parsed as JSON; (False, None) otherwise (not
+    JSON at all: content_type_conformance / response_schema_conformance say so)."""
     media = _media_type(headers) or ""
     if not (media == "application/json" or media.endswith("+json")) or not content:
-        return []
-    ok, body = _json(content)
+        return False, None
+    return _json(content)
+
+
+def violations_datetimes(headers: Mapping[str, Any], content: bytes) -> list[str]:
+    ok, body = _json_body(headers, content)
     if not ok:
-        return []  # not JSON at all: content_type_conformance / response_schema_conformance say so
+        return []
     bad = sorted(set(bad_datetimes(body)))
     return [f"date-times not in the wire format YYYY-MM-DDTHH:MM:SSZ: {bad}"] if bad else []
 
@@ -169,10 +175,7 @@ def violations_session_state(body: Any) -> list[str]:
 
 def violations_body(headers: Mapping[str, Any], content: bytes) -> list[str]:
     """The rules on a JSON body's content (violations_session_state)."""
-    media = _media_type(headers) or ""
-    if not (media == "application/json" or media.endswith("+json")) or not content:
-        return []
-    ok, body = _json(content)
+    ok, body = _json_body(headers, content)
     return violations_session_state(body) if ok else []
 
 

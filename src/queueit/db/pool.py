@@ -76,7 +76,10 @@ def claims_json(user_id: UUID, claims: Mapping[str, Any]) -> str:
     if sub is not None and str(sub) != str(user_id):
         raise ValueError("claims['sub'] does not match user_id")
     merged: dict[str, Any] = {"role": "authenticated", **claims, "sub": str(user_id)}
-    return orjson.dumps(_without_nul(merged), default=str).decode()
+    payload = orjson.dumps(merged, default=str)
+    if b"\\u0000" in payload:  # rare: only then walk the claims (this runs every transaction)
+        payload = orjson.dumps(_without_nul(merged), default=str)
+    return payload.decode()
 
 
 def _without_nul(value: Any) -> Any:

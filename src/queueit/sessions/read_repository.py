@@ -98,6 +98,14 @@ _MEMBER_ORDER = (
     "case m.role when 'host' then 0 when 'cohost' then 1 else 2 end, m.joined_at, m.user_id"
 )
 
+
+def _members_of(session_id: str) -> str:
+    """The session's Member list, host first (GET members and the session state)."""
+    return f"""(select coalesce(jsonb_agg({_member(True)} order by {_MEMBER_ORDER}), '[]')
+  from queueit.session_members m join queueit.profiles p on p.id = m.user_id
+ where m.session_id = {session_id})"""
+
+
 # One statement, so every part (seq included) is read as of one snapshot: an event after `seq`
 # is never already in the state, and no event up to `seq` is missing from it.
 _SNAPSHOT = f"""
@@ -113,9 +121,7 @@ select jsonb_build_object(
   'playback', {_playback(True)},
   'settings', {_SETTINGS},
   'my_role', me.role,
-  'members', (select coalesce(jsonb_agg({_member(True)} order by {_MEMBER_ORDER}), '[]')
-                from queueit.session_members m join queueit.profiles p on p.id = m.user_id
-               where m.session_id = s.id),
+  'members', {_members_of("s.id")},
   'my_votes', (select coalesce(jsonb_object_agg(v.entry_id::text, v.value), '{{}}')
                  from queueit.votes v
                  join queueit.queue_entries q on q.id = v.entry_id and q.status = 'queued'
@@ -135,11 +141,7 @@ _PLAYBACK = f"select {_playback(False)} from queueit.sessions s {_MEMBER_COUNT} 
 
 _SETTINGS_OF = f"select {_SETTINGS} from queueit.sessions s where s.id = $1"
 
-_MEMBERS = f"""
-select coalesce(jsonb_agg({_member(True)} order by {_MEMBER_ORDER}), '[]')
-  from queueit.session_members m join queueit.profiles p on p.id = m.user_id
- where m.session_id = $1
-"""
+_MEMBERS = f"select {_members_of('$1')}"
 
 _MEMBER = {
     own: f"""select {_member(own)}
