@@ -79,9 +79,19 @@ class PartyReport:
     sockets: dict[str, WsClient] = field(default_factory=dict)
     close_codes: dict[str, int | None] = field(default_factory=dict)
     refusals: dict[str, int | None] = field(default_factory=dict)
-    canonical: list[dict[str, Any]] = field(default_factory=list)
+    canonical: list[dict[str, Any]] = field(default_factory=list)  # what every member sees
+    own_copies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by role
     event_types: set[str] = field(default_factory=set)
     messages: int = 0
+
+
+# The fields an event carries only in the copy for the member who caused it.
+PRIVATE_FIELDS = ("my_vote",)
+
+
+def without_private(event: dict[str, Any]) -> dict[str, Any]:
+    data = {k: v for k, v in event["data"].items() if k not in PRIVATE_FIELDS}
+    return {**event, "data": data}
 
 
 EXPECTED_CLOSE = {
@@ -184,13 +194,17 @@ async def _party(live: Any, rest: Rest, report: PartyReport) -> None:
     await rest.call(
         "host", "POST", f"/api/v1/sessions/{sid}/members/{rest.ids['banned']}/ban", expect=204
     )
-    page = await rest.call(
-        "host", "GET", f"/api/v1/sessions/{sid}/events", params={"since": 0, "limit": 500}
-    )
-    assert not page["has_more"], "more than 500 events in a short party"
-    report.canonical = page["events"]
-    for event in report.canonical:
-        CORPUS.add_message(event)
+    # The polling fallback as each member still in the session reads it: the same events,
+    # but each member's own copy (`my_vote` on their own votes and adds).
+    for role in ("host", "guest", "late"):
+        page = await rest.call(
+            role, "GET", f"/api/v1/sessions/{sid}/events", params={"since": 0, "limit": 500}
+        )
+        assert not page["has_more"], "more than 500 events in a short party"
+        report.own_copies[role] = page["events"]
+        for event in page["events"]:
+            CORPUS.add_message(event)
+    report.canonical = [without_private(e) for e in report.own_copies["host"]]
     await rest.call("host", "PATCH", "/api/v1/sessions/control_session", json={"action": "end"})
 
     for role, client in report.sockets.items():

@@ -31,18 +31,33 @@ def test_party_over_websockets(ws_party: Any) -> None:
     canonical = {event["seq"]: event for event in report.canonical}
     last_seq = max(canonical)
     for role, client in report.sockets.items():
+        own = {event["seq"]: event for event in report.own_copies.get(role, [])}
         for event in client.events:
             if event["type"] == "session_ended":
                 assert event["seq"] == last_seq + 1, f"{role}: session_ended is not the last event"
                 continue
-            assert event == canonical.get(event["seq"]), (
-                f"{role}: socket event {event} differs from the polling fallback's "
-                f"{canonical.get(event['seq'])}"
+            # the member's own copy where they can still read one, else what everyone sees
+            # (then without the private part: who voted what is checked where it can be)
+            expected = own.get(event["seq"]) or canonical.get(event["seq"])
+            seen = event if own else ct_realtime.without_private(event)
+            assert seen == expected, (
+                f"{role}: socket event {event} differs from the polling fallback's {expected}"
             )
         if report.close_codes[role] == 4013:
             assert client.events[-1]["type"] == "session_ended", role
             assert client.last_seq == last_seq + 1, f"{role} missed events"
         assert any(m["type"] == "pong" for m in client.received), f"{role}: no pong for its ping"
+    # The voter's and the adder's own copies say their vote; nobody else's copy does
+    # (ct_realtime's party: guest, host and late each add a song, the host upvotes the guest's).
+    own_votes = {
+        role: [(e["type"], e["data"]["my_vote"]) for e in events if "my_vote" in e["data"]]
+        for role, events in report.own_copies.items()
+    }
+    assert own_votes == {
+        "host": [("song_added", 1), ("votes_updated", 1)],
+        "guest": [("song_added", 1)],
+        "late": [("song_added", 1)],
+    }, own_votes
     errors = [m for m in report.sockets["guest"].received if m["type"] == "error"]
     assert [e["code"] for e in errors] == ["malformed_message"], errors
     leaver = report.sockets["leaver"]

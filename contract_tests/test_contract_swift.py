@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def _swift() -> str:
 
 
 def test_generated_swift_client_against_the_live_server(
-    live: Any, rest_tour: Any, ws_party: Any
+    live: Any, live_database: str, rest_tour: Any, ws_party: Any
 ) -> None:
     required = set(ct_spec.response_schema_names()) | PARTY_MESSAGES
     missing = sorted(required - CORPUS.types())
@@ -50,12 +51,20 @@ def test_generated_swift_client_against_the_live_server(
     written = CORPUS.write(CAPTURED)
 
     host, guest = live.new_name("swift-host"), live.new_name("swift-guest")
+    feed_members = [live.new_name(f"swift-feed{n}") for n in range(3)]
     env = {
         **os.environ,
         "QUEUEIT_LIVE_BASE_URL": live.url,
         "QUEUEIT_LIVE_HOST_TOKEN": live.token(host),
         "QUEUEIT_LIVE_GUEST_TOKEN": live.token(guest),
         "QUEUEIT_LIVE_CAPTURED": str(CAPTURED),
+        # LiveFeedTests: PartyFeed over the relay transport (a real socket from Python's
+        # websockets), and events a newer server would send, appended in the live database.
+        "QUEUEIT_LIVE_FEED_TOKENS": ",".join(live.token(name) for name in feed_members),
+        "QUEUEIT_LIVE_PYTHON": sys.executable,
+        "QUEUEIT_LIVE_RELAY": str(HERE / "ct_ws_relay.py"),
+        "QUEUEIT_LIVE_INJECT": str(HERE / "ct_inject_event.py"),
+        "QUEUEIT_LIVE_DSN": live_database,
     }
     result = subprocess.run(
         [_swift(), "test", "--disable-swift-testing"],
@@ -64,17 +73,24 @@ def test_generated_swift_client_against_the_live_server(
         capture_output=True,
         text=True,
         check=False,
-        timeout=1800,
+        timeout=900,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-12000:]
     totals = re.findall(r"Executed (\d+) tests?, with (\d+) failures", output)
     assert totals, output[-4000:]
     executed, failures = (int(n) for n in totals[-1])  # the last line is the whole run
-    assert failures == 0 and executed >= 4, output[-4000:]
+    assert failures == 0 and executed >= 5, output[-4000:]
     assert "QUEUEIT-LIVE-PARTY-OK" in output, output[-4000:]
     assert "QUEUEIT-LIVE-SETTINGS-OK" in output, output[-4000:]  # three-way settings update
     assert "QUEUEIT-LIVE-CLIENT-OK" in output, output[-4000:]  # QueueITClient, typed errors
+    feed = re.search(r"QUEUEIT-LIVE-FEED-OK (.*)", output)  # PartyFeed, the realtime client
+    assert feed, output[-4000:]
+    figures = dict(pair.split("=", 1) for pair in feed.group(1).split() if "=" in pair)
+    assert int(figures["members"]) == 3 and int(figures["gaps_refilled"]) == 1, feed.group(0)
+    assert int(figures["reconnects"]) >= 1 and int(figures["unknown_frames"]) >= 1, feed.group(0)
+    for name in ("members", "events", "reconnects", "gaps_refilled", "refilled_events"):
+        STATS.count(f"swift PartyFeed {name.replace('_', ' ')}", int(figures[name]))
     decoded = re.search(r"QUEUEIT-CAPTURED-DECODED (\d+)", output)
     assert decoded and int(decoded.group(1)) == 2 * written, output[-4000:]
     STATS.count("swift tests passed", executed)

@@ -372,7 +372,10 @@ the spec and regenerate; CI fails when this folder differs from what the spec ge
   methods, a bearer token asked for per request, response headers, a stubbable
   `QueueITTransport`), `QueueITError` (status + decoded `Problem` + `Retry-After`; transport
   failures apart; `CancellationError` unchanged), `CurrentSessionResponse.myVote(for: UUID)`,
-  `URL` accessors for `format: uri` strings, three-way `NullEncodable` decoding.
+  `URL` accessors for `format: uri` strings, three-way `NullEncodable` decoding, and the
+  realtime client: `PartyFeed` (socket, heartbeats, gap refill, token refresh, reconnects with
+  `since`, typed stop reasons; an `AsyncSequence` of `PartyState`) over a `RealtimeTransport`
+  (`URLSessionWebSocketTransport` on Apple platforms).
 
 Generator options: {options}
 """

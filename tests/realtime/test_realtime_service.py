@@ -95,18 +95,41 @@ async def test_a_party_through_the_api(service: RtServer, caplog: pytest.LogCapt
     for events in seen.values():
         assert [e["type"] for e in events] == expected
         assert [e["seq"] for e in events] == list(range(start + 1, start + 1 + len(expected)))
-    assert seen[host] == seen[guest] == seen[other]
+
+    def public(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {**e, "data": {k: v for k, v in e["data"].items() if k != "my_vote"}} for e in events
+        ]
+
+    # the same events for everyone, but the voter's (and the adder's) own copy says their vote
+    assert public(seen[host]) == public(seen[guest]) == public(seen[other])
     assert seen[host][0]["data"]["queued_song"]["id"] == entry
-    votes = [e["data"] for e in seen[host] if e["type"] == "votes_updated"]
-    assert votes == [
-        {"queued_song_id": entry, "total_votes": up["total_votes"]},
-        {"queued_song_id": entry, "total_votes": down["total_votes"]},
+    my_votes = {m: [e["data"].get("my_vote", "-") for e in seen[m]] for m in seen}
+    assert my_votes == {
+        guest: [1, "-", "-", "-"],  # adding is the adder's upvote
+        host: ["-", 1, "-", "-"],
+        other: ["-", "-", -1, "-"],
+    }
+    up_total, down_total = up["total_votes"], down["total_votes"]
+
+    def votes(member: str) -> list[dict[str, Any]]:
+        return [e["data"] for e in seen[member] if e["type"] == "votes_updated"]
+
+    assert votes(host) == [
+        {"queued_song_id": entry, "total_votes": up_total, "my_vote": 1},
+        {"queued_song_id": entry, "total_votes": down_total},
+    ]
+    assert votes(other) == [
+        {"queued_song_id": entry, "total_votes": up_total},
+        {"queued_song_id": entry, "total_votes": down_total, "my_vote": -1},
     ]
 
-    # the polling fallback returns the very same events
+    # the polling fallback returns the very same events, each member's own copy
     page = await host.call("GET", f"/api/v1/sessions/{sid}/events?since={start}")
     validate_schema("EventsPage", page)
     assert page["events"] == seen[host]
+    page = await guest.call("GET", f"/api/v1/sessions/{sid}/events?since={start}")
+    assert page["events"] == seen[guest]
 
     # kick: the event, then 4010; the others go on
     await host.call("POST", f"/api/v1/sessions/{sid}/members/{guest.id}/kick", status=204)

@@ -1,6 +1,7 @@
 """An iOS team adds QueueITAPI the two ways SwiftPM offers: by this repository's git URL (the
 root Package.swift) and by path (generated/QueueITAPI, whose folder name is the package's
-identity). Each way is resolved, and the git one built, by a small app package of its own."""
+identity). Each way is resolved, and the git one built, by a small app package of its own; that
+app also compiles the README's party snippet (PartyFeed, a vote, the errors) as pasted."""
 
 from __future__ import annotations
 
@@ -38,7 +39,22 @@ print(client.baseURL.absoluteString)
 
 // An app still on a deprecated property gets the compiler's warning, naming the replacement.
 func nowPlaying(_ playback: Playback) -> QueuedSong? { playback.current }
+
+// The app's own UI, as the README's party snippet (Party.swift) calls it.
+func show(_ queue: [QueuedSong], playing: QueuedSong?, members: [Member]) {}
+func tell(_ message: String) {}
 """
+
+SNIPPET_MARK = "<!-- the party snippet: compiled by tests/spec/test_swiftpm_adoption.py -->"
+
+
+def readme_party_snippet() -> str:
+    """The README's Swift party snippet, as an app would paste it."""
+    text = (REPO / "README.md").read_text()
+    assert SNIPPET_MARK in text, "the README lost its party snippet"
+    block = text.split(SNIPPET_MARK, 1)[1].split("```swift\n", 1)[1].split("```", 1)[0]
+    lines = [line.removeprefix("  ") for line in block.splitlines()]
+    return "\n".join(lines) + "\n"
 
 
 def swift(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -61,6 +77,7 @@ def app(tmp_path: Path, dependency: str, identity: str) -> Path:
     manifest = APP_MANIFEST.replace("{dependency}", dependency).replace("{identity}", identity)
     (root / "Package.swift").write_text(manifest)
     (root / "Sources" / "PartyApp" / "main.swift").write_text(APP_MAIN)
+    (root / "Sources" / "PartyApp" / "Party.swift").write_text(readme_party_snippet())
     return root
 
 
@@ -111,6 +128,11 @@ def test_an_app_adds_the_package_by_git_url_and_builds(tmp_path: Path) -> None:
         [root / ".build" / "debug" / "PartyApp"], capture_output=True, text=True, check=True
     )
     assert ran.stdout.strip() == "https://queueit.example"
+
+
+def test_the_readme_party_snippet_is_about_twenty_lines() -> None:
+    code = [line for line in readme_party_snippet().splitlines() if line.strip()]
+    assert "PartyFeed(" in readme_party_snippet() and len(code) <= 24, len(code)
 
 
 def test_an_app_adds_the_package_by_path_as_queueitapi(tmp_path: Path) -> None:

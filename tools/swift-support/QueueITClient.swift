@@ -57,7 +57,7 @@ public final class QueueITClient: Sendable {
     public typealias TokenProvider = @Sendable () async throws -> String?
 
     public let baseURL: URL
-    private let tokenProvider: TokenProvider
+    let tokenProvider: TokenProvider  // the realtime feed asks it too
     private let transport: any QueueITTransport
 
     public init(

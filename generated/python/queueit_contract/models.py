@@ -195,7 +195,7 @@ class User(BaseModel):
     email: Annotated[
         str | None,
         Field(
-            description="The caller's own email only. Every other user's is null (members see each other's\nnames and avatars, never their addresses), and events, which every member receives,\nnever carry one.\n",
+            description="The caller's own email only. Every other user's is null (members see each other's\nnames and avatars, never their addresses), and events, which every member receives,\nnever carry one: a client keeps the caller's own email from the snapshot (the Swift\npackage's PartyState does).\n",
             max_length=320,
         ),
     ]
@@ -598,6 +598,12 @@ class EventType(StrEnum):
 # Source: openapi/queueit.yaml#/components/schemas/SongAddedEvent/properties/data
 class SongAddedEventData(BaseModel):
     queued_song: QueuedSong
+    my_vote: Annotated[
+        VoteValue | None,
+        Field(
+            description="Only in the adder's own copy of the event: 1, since adding a song is the adder's\nupvote (put it in `my_votes`). Absent for every other member.\n"
+        ),
+    ] = None
 
 
 # Source: openapi/queueit.yaml#/components/schemas/SongAddedEvent
@@ -628,6 +634,12 @@ class SongRemovedEvent(BaseModel):
 class VotesUpdatedEventData(BaseModel):
     queued_song_id: UUID
     total_votes: int
+    my_vote: Annotated[
+        VoteValue | None,
+        Field(
+            description="Only in the copy of the event that goes to the member who voted (on every one of\ntheir sockets, and in their own `GET /sessions/{id}/events`): their vote on the\nentry now, 0 when withdrawn. Apply it to `my_votes`, so a vote cast on another\ndevice shows here too. Absent for every other member: who voted what is never\nsent to others.\n"
+        ),
+    ] = None
 
 
 # Source: openapi/queueit.yaml#/components/schemas/VotesUpdatedEvent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -23,15 +23,29 @@ EventType = Literal[
 ]
 
 _APPEND = "select seq from app.append_event($1, $2, $3)"
+_APPEND_FOR_CALLER = "select seq from app.append_event_for_caller($1, $2, $3, $4)"
 
 
-async def append(tx: Tx, session_id: UUID, event_type: EventType, data: BaseModel) -> int:
+async def append(
+    tx: Tx,
+    session_id: UUID,
+    event_type: EventType,
+    data: BaseModel,
+    *,
+    for_caller: dict[str, Any] | None = None,
+) -> int:
     """Append one event; its seq is published when the transaction has committed.
 
-    Call it late in the transaction: it locks the session row until commit.
+    `for_caller`: fields of `data` that only the caller's own copy carries (their sockets and
+    their `GET /events`), e.g. `{"my_vote": 1}`. Call it late in the transaction: it locks the
+    session row until commit.
     """
-    payload = data.model_dump(mode="json")
-    seq = int(await tx.conn.fetchval(_APPEND, session_id, event_type, payload))
+    payload = data.model_dump(mode="json", exclude=set(for_caller) if for_caller else None)
+    if for_caller is None:
+        seq = int(await tx.conn.fetchval(_APPEND, session_id, event_type, payload))
+    else:
+        args = (session_id, event_type, payload, for_caller)
+        seq = int(await tx.conn.fetchval(_APPEND_FOR_CALLER, *args))
     tx.appended_event(session_id, seq)
     return seq
 

@@ -21,11 +21,18 @@ from queueit.realtime.protocol import CloseCode
 _RENAMED_TYPES: dict[str, str] = {"session_idle_warning": "session_ending"}
 
 
-def event_dict(session_id: UUID, row: Mapping[str, Any]) -> dict[str, Any]:
-    """The contract's SessionEvent for one `session_events` row (dates stay datetimes)."""
+def event_dict(
+    session_id: UUID, row: Mapping[str, Any], viewer: UUID | None = None
+) -> dict[str, Any]:
+    """The contract's SessionEvent for one `session_events` row (dates stay datetimes), as
+    `viewer` sees it: the row's `private_data` joins `data` only when `viewer` is `private_to`
+    (e.g. `my_vote` for the member who voted)."""
     kind = str(row["type"])
     payload = row["payload"]
     data: dict[str, Any] = dict(payload) if isinstance(payload, Mapping) else {}
+    private = row.get("private_data")
+    if viewer is not None and row.get("private_to") == viewer and isinstance(private, Mapping):
+        data.update(private)
     if kind in _RENAMED_TYPES:
         kind = _RENAMED_TYPES[kind]
         if kind == "session_ending":
@@ -48,6 +55,15 @@ class WireEvent:
     closes_all: CloseCode | None = None
     closes_user: UUID | None = None
     user_close: CloseCode | None = None
+    # The copy for one member (`private_data` merged in), encoded once too.
+    private_to: UUID | None = None
+    private_text: str | None = None
+
+    def text_for(self, user_id: UUID) -> str:
+        """What a socket of `user_id` is sent."""
+        if self.private_text is not None and self.private_to == user_id:
+            return self.private_text
+        return self.text
 
     def close_code_for(self, user_id: UUID) -> CloseCode | None:
         """The close code this event means for a socket of `user_id`, if any (asyncapi table)."""
@@ -62,6 +78,10 @@ class WireEvent:
         event = event_dict(session_id, row)
         text = encode(event).decode()
         kind, data = event["type"], event["data"]
+        private_to = _uuid_or_none(row.get("private_to"))
+        private_text = None
+        if private_to is not None:
+            private_text = encode(event_dict(session_id, row, private_to)).decode()
         if kind == "session_ended":
             return cls(event["seq"], text, closes_all=CloseCode.SESSION_ENDED)
         if kind in ("member_left", "member_kicked"):
@@ -72,7 +92,7 @@ class WireEvent:
                 else:
                     code = CloseCode.BANNED if data.get("banned") is True else CloseCode.KICKED
                 return cls(event["seq"], text, closes_user=target, user_close=code)
-        return cls(event["seq"], text)
+        return cls(event["seq"], text, private_to=private_to, private_text=private_text)
 
 
 def _uuid_or_none(value: object) -> UUID | None:

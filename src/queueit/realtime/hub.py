@@ -286,7 +286,7 @@ class RealtimeHub:
         for event in events:
             if event.seq <= at:
                 continue
-            await send(event.text)
+            await send(event.text_for(sub.user_id))
             at = event.seq
             code = event.close_code_for(sub.user_id) if event.seq > sub.live_from else None
             if code is not None:

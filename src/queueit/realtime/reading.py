@@ -57,7 +57,7 @@ async def read_opening(
                 rows = await store.user_events_after(conn, session_id, since, last - since)
                 first = int(rows[0]["seq"]) if rows else None
                 if since_is_kept(since, first, last, retained) and len(rows) == last - since:
-                    frames = [encode(event_dict(session_id, row)).decode() for row in rows]
+                    frames = [encode(event_dict(session_id, row, user.id)).decode() for row in rows]
                     return Opening(frames, last, last, snapshot=False)
             snap = await _snapshot(loader, conn, user, session_id)
             seq = int(snap["seq"])
@@ -95,7 +95,7 @@ async def read_events_page(
             page = rows[:limit]
             return {
                 "session_id": str(session_id),
-                "events": [event_dict(session_id, row) for row in page],
+                "events": [event_dict(session_id, row, user.id) for row in page],
                 "latest_seq": int(page[-1]["seq"]) if page else since,
                 "has_more": len(rows) > limit,
                 "snapshot": None,  # `resync_snapshot` is left out instead (never null)

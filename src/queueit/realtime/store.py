@@ -25,15 +25,21 @@ NOTIFY_CHANNEL = "queueit_events"
 # "no such session", "ended" and "banned" apart, which RLS alone makes look alike.
 _ACCESS = "select found, ended, banned, role, last_seq from app.session_access($1)"
 
+# `private_data` only where the caller is `private_to` (RLS lets a member read every event of
+# their session; what an event says to one member is for that member alone).
 _USER_EVENTS = """
-select e.seq, e.type, e.payload, e.created_at
+select e.seq, e.type, e.payload, e.created_at,
+       e.private_to, case when e.private_to = auth.uid() then e.private_data end as private_data
   from queueit.session_events e
  where e.session_id = $1 and e.seq > $2
  order by e.seq
  limit $3
 """
 
-_SYSTEM_EVENTS = "select seq, type, payload, created_at from app.fetch_events($1, $2, $3)"
+_SYSTEM_EVENTS = (
+    "select seq, type, payload, created_at, private_to, private_data"
+    " from app.fetch_events($1, $2, $3)"
+)
 
 _LATEST_SEQS = "select session_id, last_seq from app.latest_seqs($1::uuid[])"
 

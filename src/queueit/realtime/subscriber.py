@@ -123,9 +123,9 @@ class Subscriber:
         self.last_seq = event.seq
         code = event.close_code_for(self.user_id) if event.seq > self.live_from else None
         if code is not None:
-            self.close_after(code, event.text)
+            self.close_after(code, event.text_for(self.user_id))
             return
-        self.offer(event.text)
+        self.offer(event.text_for(self.user_id))
 
     def offer(self, text: str) -> bool:
         """Queue one frame; cut the subscriber off (4009) when its buffer is full."""

@@ -71,7 +71,14 @@ async def add_song(tx: Tx, track: Track, authoritative: bool) -> QueuedSong:
         if entry_id is not None:
             await repository.insert_upvote(tx.conn, entry_id, session_id, user_id)
             song = await queued_song_model(tx, entry_id, own_email=False)
-            await events.append(tx, session_id, "song_added", SongAddedEventData(queued_song=song))
+            # adding is the adder's upvote: their own copy of the event says so
+            await events.append(
+                tx,
+                session_id,
+                "song_added",
+                SongAddedEventData(queued_song=song),
+                for_caller={"my_vote": 1},
+            )
             return await queued_song_model(tx, entry_id, own_email=True)
         # a concurrent add of the same track committed first: this add is an upvote of it
         existing = await repository.queued_entry_for_track(tx.conn, session_id, track.id)

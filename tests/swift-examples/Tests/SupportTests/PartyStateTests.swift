@@ -148,4 +148,40 @@ final class PartyStateTests: XCTestCase {
         state.recordMyVote(.withdraw, for: b)
         XCTAssertNil(state.myVote(for: b))
     }
+
+    func testTheCallersVotesFromTheStream() throws {
+        var state = try snapshot()
+        let a = UUID(uuidString: songA)!, b = UUID(uuidString: songB)!, c = UUID(uuidString: songC)!
+        // cast on another device: only the voter's copy carries `my_vote`
+        state.apply(try event("votes_updated", 11, ["queued_song_id": songB, "total_votes": 2, "my_vote": 1]))
+        XCTAssertEqual(state.myVote(for: b), .up)
+        state.apply(try event("votes_updated", 12, ["queued_song_id": songA, "total_votes": 0, "my_vote": 0]))
+        XCTAssertNil(state.myVote(for: a))
+        // someone else's vote: no `my_vote`, mine stays
+        state.apply(try event("votes_updated", 13, ["queued_song_id": songB, "total_votes": 3]))
+        XCTAssertEqual(state.myVote(for: b), .up)
+        // the adder's copy of song_added: adding is an upvote
+        state.apply(try event("song_added", 14, ["queued_song": song(songC, seq: 3, votes: 1), "my_vote": 1]))
+        XCTAssertEqual(state.myVote(for: c), .up)
+    }
+
+    func testTheCallersOwnEmailSurvivesEvents() throws {
+        var body = try JSONSerialization.jsonObject(
+            with: try CodableHelper().jsonEncoder.encode(try snapshot().current)) as! [String: Any]
+        var members = body["members"] as! [[String: Any]]
+        for index in members.indices where ((members[index]["user"] as! [String: Any])["id"] as? String)?.lowercased() == leo {
+            members[index]["user"] = ["id": leo, "username": "leo", "email": "leo@example.com", "avatar_url": NSNull()]
+        }
+        body["members"] = members
+        var state = PartyState(snapshot: try decode(CurrentSessionResponse.self, body))
+        // events never carry an email; the caller's own comes back from the snapshot
+        state.apply(try event("song_added", 11, ["queued_song": song(songC, seq: 3, votes: 1)]))
+        XCTAssertEqual(state.queue.first { $0.id == UUID(uuidString: songC)! }?.addedBy.email, "leo@example.com")
+        let promoted: [String: Any] = [
+            "member": ["user": user(leo, "leo"), "role": "cohost", "joined_at": "2025-11-22T10:31:00Z"],
+        ]
+        state.apply(try event("member_role_changed", 12, promoted))
+        XCTAssertEqual(state.members.first { $0.role == .cohost }?.user.email, "leo@example.com")
+        XCTAssertEqual(state.members.first { $0.role == .host }?.user.email, nil)
+    }
 }

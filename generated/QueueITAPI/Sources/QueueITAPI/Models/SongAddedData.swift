@@ -11,13 +11,17 @@ import Foundation
 public struct SongAddedData: Sendable, Codable, Hashable {
 
     public var queuedSong: QueuedSong
+    /** Only in the adder's own copy of the event: 1, since adding a song is the adder's upvote (put it in `my_votes`). Absent for every other member.  */
+    public var myVote: VoteValue?
 
-    public init(queuedSong: QueuedSong) {
+    public init(queuedSong: QueuedSong, myVote: VoteValue? = nil) {
         self.queuedSong = queuedSong
+        self.myVote = myVote
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case queuedSong = "queued_song"
+        case myVote = "my_vote"
     }
 
     // Encodable protocol methods
@@ -25,6 +29,7 @@ public struct SongAddedData: Sendable, Codable, Hashable {
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(queuedSong, forKey: .queuedSong)
+        try container.encodeIfPresent(myVote, forKey: .myVote)
     }
 }
 

@@ -16,7 +16,7 @@ public struct User: Sendable, Codable, Hashable {
     public var id: UUID
     /** The display name, without invisible or format characters and in NFKC. When two members of the reader's session have names that look alike (case, width, spaces), both are shown with ` #` and the first 4 hex digits of their id, e.g. `maya #8A1C`.  */
     public var username: String
-    /** The caller's own email only. Every other user's is null (members see each other's names and avatars, never their addresses), and events, which every member receives, never carry one.  */
+    /** The caller's own email only. Every other user's is null (members see each other's names and avatars, never their addresses), and events, which every member receives, never carry one: a client keeps the caller's own email from the snapshot (the Swift package's PartyState does).  */
     public var email: String?
     public var avatarUrl: String?
 

@@ -12,15 +12,19 @@ public struct VotesUpdatedData: Sendable, Codable, Hashable {
 
     public var queuedSongId: UUID
     public var totalVotes: Int
+    /** Only in the copy of the event that goes to the member who voted (on every one of their sockets, and in their own `GET /sessions/{id}/events`): their vote on the entry now, 0 when withdrawn. Apply it to `my_votes`, so a vote cast on another device shows here too. Absent for every other member: who voted what is never sent to others.  */
+    public var myVote: VoteValue?
 
-    public init(queuedSongId: UUID, totalVotes: Int) {
+    public init(queuedSongId: UUID, totalVotes: Int, myVote: VoteValue? = nil) {
         self.queuedSongId = queuedSongId
         self.totalVotes = totalVotes
+        self.myVote = myVote
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case queuedSongId = "queued_song_id"
         case totalVotes = "total_votes"
+        case myVote = "my_vote"
     }
 
     // Encodable protocol methods
@@ -29,6 +33,7 @@ public struct VotesUpdatedData: Sendable, Codable, Hashable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(queuedSongId, forKey: .queuedSongId)
         try container.encode(totalVotes, forKey: .totalVotes)
+        try container.encodeIfPresent(myVote, forKey: .myVote)
     }
 }
 

@@ -35,11 +35,16 @@ public struct PartyState: Sendable, Hashable {
         case gap(expected: Int64, got: Int64)
     }
 
+    /// The caller as the snapshot showed them: the one user whose email is not null. Events
+    /// never carry an email (every member receives them), so the state puts it back.
+    private var myself: User?
+
     public init(snapshot: CurrentSessionResponse) {
         var state = snapshot
         state.queue = PartyState.inPlayOrder(state.queue)
         state.members = state.members.map(PartyState.inMemberOrder)
         current = state
+        myself = snapshot.members?.first { $0.user.email != nil }?.user
     }
 
     /// Apply the next event. An event of a type this version does not know only moves `seq`.
@@ -50,9 +55,12 @@ public struct PartyState: Sendable, Hashable {
         if seq > current.seq + 1 { return .gap(expected: current.seq + 1, got: seq) }
         switch event {
         case .typeSongAddedEvent(let e):
-            let song = e.data.queuedSong
+            var song = e.data.queuedSong
+            song.addedBy = withMyEmail(song.addedBy)
             current.queue.removeAll { $0.id == song.id }
             current.queue = PartyState.inPlayOrder(current.queue + [song])
+            // Only in the adder's own copy: adding is their upvote.
+            if let mine = e.data.myVote { recordMyVote(mine, for: song.id) }
         case .typeSongRemovedEvent(let e):
             forget(entry: e.data.queuedSongId)
         case .typeVotesUpdatedEvent(let e):
@@ -60,8 +68,10 @@ public struct PartyState: Sendable, Hashable {
                 current.queue[index].votes = e.data.totalVotes
                 current.queue = PartyState.inPlayOrder(current.queue)
             }
+            // Only in the voter's own copy: their vote, from this device or another one.
+            if let mine = e.data.myVote { recordMyVote(mine, for: e.data.queuedSongId) }
         case .typePlaybackChangedEvent(let e):
-            current.playback = e.data.playback
+            current.playback = withMyEmail(e.data.playback)
             for entry in [e.data.playback.currentEntry, e.data.finishedEntry] {
                 if let entry { forget(entry: entry.id) }
             }
@@ -108,7 +118,8 @@ public struct PartyState: Sendable, Hashable {
         return .applied
     }
 
-    /// Record the caller's own vote once the server accepted it (`POST /songs/{id}/vote`).
+    /// Record the caller's own vote once the server accepted it (`POST /songs/{id}/vote`), to
+    /// show it before its `votes_updated` (which carries `my_vote` for the voter) arrives.
     public mutating func recordMyVote(_ value: VoteValue, for entry: UUID) {
         let key = entry.uuidString.lowercased()
         if value == .withdraw { current.myVotes[key] = nil } else { current.myVotes[key] = value }
@@ -150,7 +161,25 @@ public struct PartyState: Sendable, Hashable {
         current.myVotes[entry.uuidString.lowercased()] = nil
     }
 
+    private func withMyEmail(_ user: User) -> User {
+        guard let myself, user.id == myself.id, user.email == nil else { return user }
+        var user = user
+        user.email = myself.email
+        return user
+    }
+
+    private func withMyEmail(_ playback: Playback) -> Playback {
+        guard var entry = playback.currentEntry else { return playback }
+        entry.addedBy = withMyEmail(entry.addedBy)
+        return Playback(
+            state: playback.state, current: entry, currentEntry: entry,
+            startedAt: playback.startedAt, skipVotes: playback.skipVotes,
+            skipVotesNeeded: playback.skipVotesNeeded)
+    }
+
     private mutating func upsert(member: Member) {
+        var member = member
+        member.user = withMyEmail(member.user)
         var members = current.members ?? []
         members.removeAll { $0.user.id == member.user.id }
         members.append(member)
