@@ -15,12 +15,15 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import ct_spec
 from ct_capture import CORPUS, MESSAGE_TYPES
 from ct_stats import STATS
+
+from queueit.auth.dev import mint_dev_token
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = HERE / "swift" / "QueueITLiveContract"
@@ -61,6 +64,10 @@ def test_generated_swift_client_against_the_live_server(
         # LiveFeedTests: PartyFeed over the relay transport (a real socket from Python's
         # websockets), and events a newer server would send, appended in the live database.
         "QUEUEIT_LIVE_FEED_TOKENS": ",".join(live.token(name) for name in feed_members),
+        # the follower's first token lives 65 s: PartyFeed must send a fresh one as `auth`
+        "QUEUEIT_LIVE_FEED_SHORT_TOKEN": mint_dev_token(
+            feed_members[1], live.settings, lifetime=timedelta(seconds=65)
+        ),
         "QUEUEIT_LIVE_PYTHON": sys.executable,
         "QUEUEIT_LIVE_RELAY": str(HERE / "ct_ws_relay.py"),
         "QUEUEIT_LIVE_INJECT": str(HERE / "ct_inject_event.py"),
@@ -89,7 +96,15 @@ def test_generated_swift_client_against_the_live_server(
     figures = dict(pair.split("=", 1) for pair in feed.group(1).split() if "=" in pair)
     assert int(figures["members"]) == 3 and int(figures["gaps_refilled"]) == 1, feed.group(0)
     assert int(figures["reconnects"]) >= 1 and int(figures["unknown_frames"]) >= 1, feed.group(0)
-    for name in ("members", "events", "reconnects", "gaps_refilled", "refilled_events"):
+    assert int(figures["token_refreshes"]) == 1, feed.group(0)
+    for name in (
+        "members",
+        "events",
+        "reconnects",
+        "gaps_refilled",
+        "refilled_events",
+        "token_refreshes",
+    ):
         STATS.count(f"swift PartyFeed {name.replace('_', ' ')}", int(figures[name]))
     decoded = re.search(r"QUEUEIT-CAPTURED-DECODED (\d+)", output)
     assert decoded and int(decoded.group(1)) == 2 * written, output[-4000:]

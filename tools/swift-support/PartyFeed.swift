@@ -28,6 +28,8 @@ public final class PartyFeed: Sendable {
         /// Ask the token provider for a fresh token this long before the current one expires
         /// and send it as an `auth` frame (the server closes with 4002 at `exp` + 30 s).
         public var tokenRefreshLeeway: TimeInterval = 60
+        /// When the provider gives no newer token yet, ask again after this long.
+        public var tokenRetryInterval: TimeInterval = 5
         /// Reconnect delays: `backoffBase` × 2^attempt, at most `backoffMax`, with jitter.
         public var backoffBase: TimeInterval = 0.25
         public var backoffMax: TimeInterval = 30
@@ -135,10 +137,13 @@ public final class PartyFeed: Sendable {
             .replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
         guard let data = Data(base64Encoded: base64),
-              let claims = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let exp = claims["exp"] as? NSNumber
+              let claims = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return nil }
-        return Date(timeIntervalSince1970: exp.doubleValue)
+        switch claims["exp"] {
+        case let exp as Double: return Date(timeIntervalSince1970: exp)
+        case let exp as Int: return Date(timeIntervalSince1970: TimeInterval(exp))
+        default: return nil
+        }
     }
 }
 
@@ -188,7 +193,11 @@ private actor FeedRunner {
     private var state: PartyState?
     private var token: String?
     private let decoder = CodableHelper().jsonDecoder
-    private let encoder = CodableHelper().jsonEncoder
+    private let encoder: JSONEncoder = {
+        let encoder = CodableHelper().jsonEncoder
+        encoder.outputFormatting = []  // one compact text frame
+        return encoder
+    }()
 
     init(
         session: UUID, client: QueueITClient, transport: any RealtimeTransport,
@@ -442,18 +451,20 @@ private actor FeedRunner {
 
     /// Before the token expires, ask the provider again and send what it gives as `auth`.
     private func refreshTokens(_ connection: any RealtimeConnection) async {
+        var wait: TimeInterval? = nil  // nil: until `tokenRefreshLeeway` before `exp`
         while !Task.isCancelled {
-            let wait: TimeInterval
-            if let token, let exp = PartyFeed.expiry(ofToken: token) {
-                wait = max(exp.timeIntervalSinceNow - options.tokenRefreshLeeway, 5)
-            } else {
+            guard let token, let exp = PartyFeed.expiry(ofToken: token) else {
                 return  // not a JWT (or no token): nothing to time
             }
             do {
-                try await sleep(wait)
-                guard let fresh = try await client.tokenProvider(), fresh != token else { continue }
+                try await sleep(wait ?? (exp.timeIntervalSinceNow - options.tokenRefreshLeeway))
+                guard let fresh = try await client.tokenProvider(), fresh != token else {
+                    wait = options.tokenRetryInterval  // not refreshed yet
+                    continue
+                }
                 try await send(.auth(AuthMessage(type: .auth, token: fresh)), on: connection)
-                token = fresh
+                self.token = fresh
+                wait = nil
                 record.update { $0.tokenRefreshes += 1 }
             } catch {
                 return

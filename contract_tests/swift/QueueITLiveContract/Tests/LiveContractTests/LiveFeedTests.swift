@@ -51,6 +51,13 @@ actor Follower {
     }
 }
 
+/// The follower's tokens in turn; the last one repeats.
+actor HandedTokens {
+    private var tokens: [String]
+    init(_ tokens: [String]) { self.tokens = tokens }
+    func next() -> String? { tokens.count > 1 ? tokens.removeFirst() : tokens.first }
+}
+
 struct LiveFeedError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
@@ -75,7 +82,11 @@ final class LiveFeedTests: XCTestCase {
             python: try Live.env("QUEUEIT_LIVE_PYTHON"), script: try Live.env("QUEUEIT_LIVE_RELAY"))
         var options = PartyFeed.Options()
         options.backoffBase = 0.05
-        let feed = PartyFeed(client: guest, session: session, transport: transport, options: options)
+        options.tokenRefreshLeeway = 62  // the first token lives 65 s: a fresh one after ~3 s
+        let shortToken = try Live.env("QUEUEIT_LIVE_FEED_SHORT_TOKEN")
+        let handed = HandedTokens([shortToken, tokens[1]])
+        let follows = QueueITClient(baseURL: base, tokenProvider: { await handed.next() })
+        let feed = PartyFeed(client: follows, session: session, transport: transport, options: options)
         let follower = Follower()
         let consumer = Task {
             do {
@@ -163,6 +174,12 @@ final class LiveFeedTests: XCTestCase {
         }
         XCTAssertEqual(feed.stats.gapsRefilled, 1, "an unknown event must not look like a gap")
 
+        // The short-lived first token was replaced on the open socket, and the server took it.
+        for _ in 0..<200 where feed.stats.tokenRefreshes == 0 {
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        XCTAssertEqual(feed.stats.tokenRefreshes, 1)
+
         // The feed's state is the server's, field by field.
         let server = try await guest.currentSession().body
         let final = try await follower.wait("the server's seq \(server.seq)") { $0.seq == server.seq }
@@ -180,6 +197,7 @@ final class LiveFeedTests: XCTestCase {
         let connections = transport.connectedURLs.count
         try await Task.sleep(nanoseconds: 300_000_000)
         XCTAssertEqual(transport.connectedURLs.count, connections, "a kicked feed must not reconnect")
+        XCTAssertEqual(feed.stats.closeCodes, [4010], "the fresh token must not be refused (4001)")
 
         let stats = feed.stats
         let members = final.members.count
@@ -188,7 +206,8 @@ final class LiveFeedTests: XCTestCase {
                 + " yielded=\(await follower.yielded) connections=\(stats.connections)"
                 + " reconnects=\(stats.reconnects) snapshots=\(stats.snapshots)"
                 + " gaps_refilled=\(stats.gapsRefilled) refilled_events=\(stats.refilledEvents)"
-                + " unknown_frames=\(stats.unknownFrames) close_codes=\(stats.closeCodes)")
+                + " unknown_frames=\(stats.unknownFrames) token_refreshes=\(stats.tokenRefreshes)"
+                + " close_codes=\(stats.closeCodes)")
         _ = try await host.leaveSession()
         _ = try await other.leaveSession()
     }
