@@ -93,13 +93,31 @@ async def test_frame_over_16_kib_closes_1009(
     await other.close()
 
 
-async def test_flooding_is_rate_limited(db: Database, server: RtServer, user: UserFactory) -> None:
+async def test_a_burst_over_the_frame_rate_is_dropped_not_closed(
+    db: Database, server: RtServer, user: UserFactory
+) -> None:
     client, _, _ = await _member_client(db, server, user)
-    for _ in range(30):
+    for _ in range(30):  # 20 in the burst, then about 10 over the rate
+        await client.send({"type": "ping"})
+    answers = [await client.recv() for _ in range(21)]
+    kinds = [m["type"] if m["type"] != "error" else m["code"] for m in answers]
+    assert kinds.count("rate_limited") == 1, kinds  # once per run, not per frame
+    assert kinds.count("pong") == 20, kinds
+    await asyncio.sleep(0.3)  # the rate refills: the socket is still open and answers
+    await client.send({"type": "ping"})
+    assert (await client.recv())["type"] == "pong"
+    await client.close()
+
+
+async def test_a_client_that_keeps_flooding_is_closed_4030(
+    db: Database, server: RtServer, user: UserFactory
+) -> None:
+    client, _, _ = await _member_client(db, server, user)
+    for _ in range(60):
         await client.send({"type": "pong"})
     code, before = await client.closed_with()
-    assert code == 4000
-    assert {m["code"] for m in before} == {"rate_limited"}
+    assert code == 4030
+    assert [m["code"] for m in before] == ["rate_limited", "rate_limited"]
 
 
 async def test_server_pings_and_idle_sockets_close_4008(

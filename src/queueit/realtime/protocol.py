@@ -38,6 +38,7 @@ class CloseCode(IntEnum):
     LEFT = 4012
     SESSION_ENDED = 4013
     TOO_MANY_CONNECTIONS = 4029
+    TOO_MANY_FRAMES = 4030  # 20 frames in a row over the frame rate
 
 
 class ErrorCode(StrEnum):

@@ -50,6 +50,7 @@ BAD_FRAMES_ALLOWED = 10  # per BAD_FRAME_WINDOW seconds, then 4000
 BAD_FRAME_WINDOW = 60.0
 FRAME_BURST = 20  # client frames in a burst; refilled at FRAME_RATE per second
 FRAME_RATE = 5.0
+FRAMES_DROPPED_ALLOWED = 20  # over the rate in a row, then 4030
 
 _REFUSAL_CODES = {
     Refusal.NO_SUCH_SESSION: CloseCode.NO_SUCH_SESSION,
@@ -189,6 +190,7 @@ async def _read_frames(hub: RealtimeHub, ws: WebSocket, sub: Subscriber) -> None
     bad: deque[float] | None = None  # created on the first bad frame: most sockets never have one
     tokens = float(FRAME_BURST)
     refilled = loop.time()
+    dropped = 0  # frames in a row over the rate
     while True:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
@@ -211,14 +213,24 @@ async def _read_frames(hub: RealtimeHub, ws: WebSocket, sub: Subscriber) -> None
             continue
         tokens = min(float(FRAME_BURST), tokens + (now - refilled) * FRAME_RATE)
         refilled = now
-        result: ClientFrame | FrameError
         if tokens < 1.0:
-            result = FrameError(ErrorCode.RATE_LIMITED, "Too many frames; slow down.")
-        elif text is None:
-            tokens -= 1.0
+            # Over the rate: dropped, and answered once per run (an answer per frame would let
+            # a flood make the server write as much as it reads). Not a malformed frame.
+            dropped += 1
+            if dropped == 1 or dropped >= FRAMES_DROPPED_ALLOWED:
+                detail = f"Over {FRAME_RATE:g} frames a second: frames are dropped; slow down."
+                reply = error_message(ErrorCode.RATE_LIMITED, detail)
+                if dropped >= FRAMES_DROPPED_ALLOWED:
+                    sub.close_after(CloseCode.TOO_MANY_FRAMES, reply)
+                else:
+                    sub.offer(reply)
+            continue
+        dropped = 0
+        tokens -= 1.0
+        result: ClientFrame | FrameError
+        if text is None:
             result = FrameError(ErrorCode.MALFORMED_MESSAGE, "Frames must be text (JSON).")
         else:
-            tokens -= 1.0
             result = parse_client_frame(text)
         if isinstance(result, ClientFrame):
             if result.type == "ping":

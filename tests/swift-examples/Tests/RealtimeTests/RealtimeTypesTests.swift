@@ -72,6 +72,6 @@ final class RealtimeTypesTests: XCTestCase {
         XCTAssertEqual(RealtimeCloseCode.tokenExpired.action, .refreshToken)
         XCTAssertEqual(RealtimeCloseCode(rawValue: 4029), .tooManyConnections)
         XCTAssertEqual(RealtimeCloseCode.tooManyConnections.action, .reconnectWithBackoff)
-        XCTAssertEqual(RealtimeCloseCode.allCases.count, 17)
+        XCTAssertEqual(RealtimeCloseCode.allCases.count, 18)
     }
 }

@@ -70,10 +70,12 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
     case sessionEnded
     /// 4029: too many connections (per user or per address).
     case tooManyConnections
+    /// 4030: too many frames: over the frame rate.
+    case tooManyFrames
     /// A code this version does not know.
     case unknown(Int)
 
-    public static let allCases: [RealtimeCloseCode] = [.normalClosure, .goingAway, .messageTooBig, .internalError, .serviceRestart, .tooManyMalformedFrames, .unauthorized, .tokenExpired, .notMember, .sessionNotFound, .heartbeatTimeout, .tooSlow, .kicked, .banned, .left, .sessionEnded, .tooManyConnections]
+    public static let allCases: [RealtimeCloseCode] = [.normalClosure, .goingAway, .messageTooBig, .internalError, .serviceRestart, .tooManyMalformedFrames, .unauthorized, .tokenExpired, .notMember, .sessionNotFound, .heartbeatTimeout, .tooSlow, .kicked, .banned, .left, .sessionEnded, .tooManyConnections, .tooManyFrames]
 
     public init(rawValue: Int) {
         switch rawValue {
@@ -94,6 +96,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case 4012: self = .left
         case 4013: self = .sessionEnded
         case 4029: self = .tooManyConnections
+        case 4030: self = .tooManyFrames
         default: self = .unknown(rawValue)
         }
     }
@@ -117,6 +120,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case .left: return 4012
         case .sessionEnded: return 4013
         case .tooManyConnections: return 4029
+        case .tooManyFrames: return 4030
         case .unknown(let code): return code
         }
     }
@@ -142,6 +146,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case .left: return .stop
         case .sessionEnded: return .stop
         case .tooManyConnections: return .reconnectWithBackoff
+        case .tooManyFrames: return .reconnectWithBackoff
         case .unknown(let code): return (4000..<5000).contains(code) ? .stop : .reconnectWithBackoff
         }
     }
@@ -166,6 +171,7 @@ public enum RealtimeCloseCode: Sendable, Hashable, CaseIterable, RawRepresentabl
         case .left: return "left the session (from this or another device)"
         case .sessionEnded: return "the session ended"
         case .tooManyConnections: return "too many connections (per user or per address)"
+        case .tooManyFrames: return "too many frames: over the frame rate"
         case .unknown(let code): return "close code \(code)"
         }
     }
