@@ -8,8 +8,8 @@ The listening socket is bound to 127.0.0.1 port 0 before the server starts; its 
 to PORT_FILE once the app has started (lifespan done), so the caller never races a half-started
 server.
 
-Same uvicorn options as `queueit.cli._run` (frame limit, no access log, no proxy headers, the
-HTTP protocol with read timeouts). The
+The uvicorn options of `queueit run` (queueit.http.serving: frame limit, no access log, proxy
+headers only from TRUSTED_PROXIES, the HTTP protocol with read timeouts). The
 only difference: the search rate limit, which is not a setting (yet), can be raised here so
 429s do not mask what the fuzzer sends to search.
 """
@@ -30,7 +30,7 @@ import uvicorn
 from queueit.app import create_app
 from queueit.config import Settings
 from queueit.http.ratelimit import RateLimiter
-from queueit.http.server_protocol import protocol_class
+from queueit.http.serving import uvicorn_options
 from queueit.logging_setup import configure
 
 
@@ -60,13 +60,7 @@ async def main(port_file: Path) -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        build(settings),
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        ws_max_size=settings.ws_max_message_bytes,
-        http=protocol_class(settings),  # read timeouts, problem+json for the server's own 400s
-        timeout_graceful_shutdown=5,
+        build(settings), timeout_graceful_shutdown=5, **uvicorn_options(settings)
     )
     server = uvicorn.Server(config)
 

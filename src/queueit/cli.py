@@ -21,7 +21,7 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from queueit.app import create_app
-    from queueit.http.server_protocol import protocol_class
+    from queueit.http.serving import uvicorn_options
     from queueit.logging_setup import configure
 
     settings = get_settings()
@@ -35,12 +35,8 @@ def _run(args: argparse.Namespace) -> int:
         create_app(settings),
         host=host,
         port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        ws_max_size=settings.ws_max_message_bytes,
-        http=protocol_class(settings),  # read timeouts, problem+json for the server's own 400s
         timeout_graceful_shutdown=5,
+        **uvicorn_options(settings),
     )
     return 0
 

@@ -6,12 +6,15 @@ Every setting is listed in `.env.example`. Names are the upper-case field names 
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Profile(StrEnum):
@@ -69,6 +72,10 @@ class Settings(BaseSettings):
 
     # HTTP edge
     cors_origins: list[str] = Field(default_factory=list)
+    # Proxies (addresses or networks, a JSON list like ["10.0.0.0/8"]) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; the client address is then the forwarded one, and the
+    # proxy's own connections are not capped per address. Empty: no forwarding header is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
     max_body_bytes: int = 64 * 1024
     # Slow clients (queueit.http.server_protocol): the request line and headers must arrive
     # within this many seconds, the body within this many after them; else 408 and close.
@@ -115,6 +122,17 @@ class Settings(BaseSettings):
             and self.supabase_jwks_url is None
             and (self.supabase_jwt_secret is None)
         )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies)
 
     @model_validator(mode="after")
     def _production_needs_real_keys(self) -> Settings:

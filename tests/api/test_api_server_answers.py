@@ -16,7 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from service_process import Service, queueit_run
+
+from queueit.config import Settings
 
 TIMEOUT = 2.0  # header and body read timeouts of the service under test
 SLOW_CLIENTS = 50
@@ -240,6 +243,45 @@ async def test_one_address_holds_a_bounded_number_of_connections(capped: Service
         capped, b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5
     )
     assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]
+
+
+@pytest.fixture(scope="module")
+def behind_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    data_dir: Path = tmp_path_factory.mktemp("proxied") / "data"
+    with queueit_run(
+        data_dir, HTTP_MAX_CONNECTIONS_PER_ADDRESS="3", TRUSTED_PROXIES='["127.0.0.1"]'
+    ) as running:
+        yield running
+
+
+async def test_a_trusted_proxys_connections_are_not_capped_per_address(
+    behind_proxy: Service,
+) -> None:
+    """A proxy carries every client: capped like one client, it locked out all but 3."""
+    host, port = behind_proxy.url.removeprefix("http://").split(":")
+    idle = []
+    try:
+        for n in range(8):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(
+                b"GET /livez HTTP/1.1\r\nHost: queueit.test\r\n"
+                + f"X-Forwarded-For: 203.0.113.{n}\r\n\r\n".encode()
+            )
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 "), (n, head)
+            idle.append(writer)
+    finally:
+        for writer in idle:
+            writer.close()
+
+
+def test_trusted_proxies_must_be_addresses_or_networks() -> None:
+    with pytest.raises(ValidationError, match=r"proxy\.example"):
+        Settings(_env_file=None, trusted_proxies=["proxy.example"])  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, trusted_proxies=["10.0.0.0/8", "::1"])  # type: ignore[call-arg]
+    assert [str(n) for n in settings.trusted_proxy_networks] == ["10.0.0.0/8", "::1/128"]
+    assert Settings(_env_file=None).trusted_proxies == []  # type: ignore[call-arg]
 
 
 async def _logged(service: Service, rid: str) -> list[dict[str, object]]:

@@ -33,7 +33,7 @@ from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
 from queueit.db import SERVICE_ROLE, Database, as_login_role
 from queueit.http import handlers
-from queueit.http.server_protocol import protocol_class
+from queueit.http.serving import uvicorn_options
 from queueit.realtime import RealtimeHub
 from queueit.realtime.endpoints import RealtimeShortcut, get_hub, router
 
@@ -126,12 +126,9 @@ def uvicorn_config(
         host="127.0.0.1",
         port=port,
         log_level=log_level,
-        log_config=None,  # like `queueit run`: uvicorn's loggers propagate to the root
-        access_log=False,
-        ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=False,
-        http=protocol_class(settings),
         timeout_graceful_shutdown=3,
+        **uvicorn_options(settings),
     )
 
 

@@ -33,9 +33,10 @@ class RtClient:
         since: int | None = None,
         small_buffers: bool = False,
         extra_query: dict[str, str] | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> RtClient:
         query: dict[str, str] = dict(extra_query or {})
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = dict(extra_headers or {})
         if since is not None:
             query["since"] = str(since)
         if token is not None and via == "header":

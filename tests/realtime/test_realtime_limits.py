@@ -79,6 +79,47 @@ async def test_one_address_holds_at_most_the_cap(
         await client.close()
 
 
+async def test_behind_a_trusted_proxy_the_caps_count_forwarded_addresses(
+    db: Database, start_server: Start, user: UserFactory
+) -> None:
+    guests_ = [await user(f"p{i}") for i in range(4)]
+    host = await user("host")
+    sid = await data.create_session(db, host, guests_)
+
+    def via(address: str) -> dict[str, str]:
+        return {"X-Forwarded-For": address}
+
+    # the proxy (127.0.0.1, trusted) carries four guests from four addresses: all admitted,
+    # though the cap per address is 2; two more from one forwarded address: the cap holds
+    proxied = await start_server(ws_max_per_address=2, trusted_proxies=["127.0.0.0/8"])
+    clients = [
+        await opened(proxied, sid, g.token, extra_headers=via(f"203.0.113.{i}"))
+        for i, g in enumerate(guests_)
+    ]
+    same = [
+        await opened(proxied, sid, g.token, extra_headers=via("198.51.100.7")) for g in guests_[:2]
+    ]
+    third = await RtClient.open(
+        proxied.url, sid, token=host.token, extra_headers=via("198.51.100.7")
+    )
+    assert (await third.closed_with())[0] == 4029
+    for client in clients + same:
+        await client.close()
+
+    # without trusted proxies the header is not believed: everyone is 127.0.0.1
+    direct = await start_server(ws_max_per_address=2)
+    firsts = [
+        await opened(direct, sid, g.token, extra_headers=via(f"203.0.113.{i}"))
+        for i, g in enumerate(guests_[:2])
+    ]
+    refused = await RtClient.open(
+        direct.url, sid, token=guests_[2].token, extra_headers=via("203.0.113.9")
+    )
+    assert (await refused.closed_with())[0] == 4029
+    for client in firsts:
+        await client.close()
+
+
 async def test_unauthenticated_sockets_are_capped_per_address(
     db: Database, start_server: Start, user: UserFactory
 ) -> None:

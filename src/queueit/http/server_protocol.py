@@ -17,7 +17,8 @@ one byte a minute, holds its connection forever. Here:
 - one client address holds at most ``max_connections_per_address`` HTTP connections, and at most
   ``max_pending_per_address`` of them still sending a request's headers (a connection just
   opened counts as such): past either, 429 ``too_many_connections`` at once. Upgraded WebSockets
-  leave these counts for the socket caps (realtime/caps.py).
+  leave these counts for the socket caps (realtime/caps.py). A trusted proxy's connections
+  (``TRUSTED_PROXIES``) are not counted: they carry many clients.
 
 These answers never reach the app (there is no complete request to give it), so they are built
 here with the same Problem model. Use ``protocol_class(settings)`` as uvicorn's ``http=``;
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections import Counter
 from http import HTTPStatus
@@ -38,7 +40,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from queueit.config import Settings
+from queueit.config import IPNetwork, Settings
 from queueit.http.access_log import SERVER_ANSWER, access_line
 from queueit.http.problems import ProblemError
 from queueit.http.rendering import encode
@@ -53,6 +55,16 @@ log = logging.getLogger("queueit.http")
 # this many bytes, before it closes the connection.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 1024 * 1024
+
+
+def _in_networks(address: str, networks: tuple[IPNetwork, ...]) -> bool:
+    if not networks:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # a Unix socket, or no peer
+    return any(ip in network for network in networks)
 
 
 class _ConnectionCounts:
@@ -76,6 +88,7 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
     max_header_bytes: int = 32 * 1024
     max_connections_per_address: int = 512
     max_pending_per_address: int = 64
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     counts = _ConnectionCounts()  # replaced per server by protocol_class
 
     _read_timer: asyncio.TimerHandle | None = None
@@ -94,6 +107,11 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         address = self.client[0] if self.client else "-"
+        if _in_networks(address, self.trusted_proxies):
+            # A trusted proxy carries many clients: the caps count them by their forwarded
+            # address (the socket caps), not this connection's.
+            self._arm(self.header_timeout, body=False)
+            return
         counts = self.counts
         if (
             counts.open[address] >= self.max_connections_per_address
@@ -287,6 +305,7 @@ def protocol_class(settings: Settings) -> type[HttpToolsProtocol]:
             "max_header_bytes": settings.http_max_header_bytes,
             "max_connections_per_address": settings.http_max_connections_per_address,
             "max_pending_per_address": settings.http_max_pending_per_address,
+            "trusted_proxies": settings.trusted_proxy_networks,
             "counts": _ConnectionCounts(),
         },
     )
