@@ -120,6 +120,21 @@ async def test_behind_a_trusted_proxy_the_caps_count_forwarded_addresses(
         await client.close()
 
 
+async def test_token_less_sockets_cannot_keep_members_out(
+    db: Database, start_server: Start, user: UserFactory
+) -> None:
+    server = await start_server(ws_max_unauthenticated_per_address=2)
+    host = await user("host")
+    sid = await data.create_session(db, host)
+    squatters = [await RtClient.open(server.url, sid) for _ in range(2)]  # no token, no account
+    assert (await (await RtClient.open(server.url, sid)).closed_with())[0] == 4029  # full
+    # a member with a token on the upgrade is checked at once: never waits for a slot
+    member = await opened(server, sid, host.token)
+    by_query = await opened(server, sid, host.token, via="query")
+    for client in (*squatters, member, by_query):
+        await client.close()
+
+
 async def test_unauthenticated_sockets_are_capped_per_address(
     db: Database, start_server: Start, user: UserFactory
 ) -> None:

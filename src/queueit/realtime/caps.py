@@ -2,7 +2,8 @@
 
 Counted per process, like the hub's subscribers: a socket lives on one process, and the caps
 are there to stop one client from holding hundreds of them (~58 KiB each) or flooding the
-10-second authentication window. Sockets still authenticating count against their address only.
+10-second authentication window. Sockets waiting for their `auth` frame count against their
+address only; a socket with a token on the upgrade is verified at once and never waits there.
 """
 
 from __future__ import annotations

@@ -82,16 +82,26 @@ async def serve(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> None:
     """Run one socket to its end. Never raises for anything the client does."""
     await ws.accept()
     address = ws.client.host if ws.client is not None else "-"
-    if not hub.caps.enter_unauthenticated(address):
+    try:
+        token = extract_ws_token(ws.headers, ws.query_params)
+    except AuthError:
+        await _close(hub, ws, CloseCode.UNAUTHORIZED)
+        return
+    # Only a socket that waits for an `auth` frame holds an unauthenticated slot: one with a
+    # token on the upgrade is checked at once, so token-less sockets (anyone's, no account
+    # needed) cannot keep members with a token out.
+    waits = token is None
+    if waits and not hub.caps.enter_unauthenticated(address):
         await _close(hub, ws, CloseCode.TOO_MANY_CONNECTIONS)
         return
     sub: Subscriber | None = None
     counted: UUID | None = None  # the user counted against the caps, once authenticated
     try:
         try:
-            user = await _authenticate(hub, ws)
+            user = await _authenticate(hub, ws, token)
         finally:
-            hub.caps.leave_unauthenticated(address)
+            if waits:
+                hub.caps.leave_unauthenticated(address)
         if user is None:
             return
         if not hub.caps.enter(address, user.id):
@@ -265,13 +275,9 @@ async def _refresh(hub: RealtimeHub, sub: Subscriber, token: str | None) -> None
     sub.expires_at = _expiry(hub, user)
 
 
-async def _authenticate(hub: RealtimeHub, ws: WebSocket) -> AuthUser | None:
-    """The caller, or None after closing the socket (4001, 1009, or 1011 when keys are down)."""
-    try:
-        token = extract_ws_token(ws.headers, ws.query_params)
-    except AuthError:
-        await _close(hub, ws, CloseCode.UNAUTHORIZED)
-        return None
+async def _authenticate(hub: RealtimeHub, ws: WebSocket, token: str | None) -> AuthUser | None:
+    """The caller (by the upgrade's token, else an `auth` first frame), or None after closing
+    the socket (4001, 1009, or 1011 when keys are down)."""
     if token is None:
         token = await _auth_frame(hub, ws)
         if token is None:
