@@ -147,6 +147,7 @@ def _server_env(dsn: str, data_dir: Path) -> dict[str, str]:
         # High limits: 429s must not mask what the fuzzer sends (429 stays a documented answer).
         RATE_LIMIT_WRITES_PER_MINUTE="1000000",
         RATE_LIMIT_JOINS_PER_MINUTE="1000000",
+        RATE_LIMIT_WRONG_CODES_PER_ADDRESS_PER_MINUTE="1000000",
         QUEUEIT_CT_SEARCH_PER_MINUTE="1000000",
         PYTHONUNBUFFERED="1",
     )

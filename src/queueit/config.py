@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     http_max_pending_per_address: int = 64
     rate_limit_writes_per_minute: int = 600
     rate_limit_joins_per_minute: int = 20
+    # Wrong join codes per client address (every account behind it together), then 429: one
+    # address no longer multiplies its guesses by making accounts. A right code costs nothing.
+    rate_limit_wrong_codes_per_address_per_minute: int = 30
     rate_limit_searches_per_minute: int = 120
 
     # Product

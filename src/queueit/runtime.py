@@ -29,10 +29,11 @@ log = logging.getLogger("queueit.runtime")
 
 @dataclass
 class Limits:
-    """Per-user rate limits (see `queueit.http.ratelimit`)."""
+    """Rate limits (see `queueit.http.ratelimit`): per user, and wrong join codes per address."""
 
     writes: RateLimiter
     joins: RateLimiter
+    wrong_codes: RateLimiter  # per client address, not per user
     search: RateLimiter
 
     @classmethod
@@ -40,6 +41,11 @@ class Limits:
         return cls(
             writes=RateLimiter("writes", settings.rate_limit_writes_per_minute),
             joins=RateLimiter("join attempts", settings.rate_limit_joins_per_minute, burst=10),
+            wrong_codes=RateLimiter(
+                "wrong join codes from this address",
+                settings.rate_limit_wrong_codes_per_address_per_minute,
+                debt=True,
+            ),
             search=RateLimiter("searches", settings.rate_limit_searches_per_minute, burst=30),
         )
 

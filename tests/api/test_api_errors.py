@@ -354,6 +354,43 @@ async def test_rate_limits(start_server: Callable[..., LiveServer]) -> None:
         await joiner.client.aclose()
 
 
+async def test_wrong_join_codes_are_limited_per_address_not_per_account(
+    start_server: Callable[..., LiveServer],
+) -> None:
+    """Before: the join limit was per user, so 50 accounts from one address guessed 50 times
+    as fast. Now the address has 5 wrong codes a minute, whichever accounts send them."""
+    server = start_server(
+        rate_limit_joins_per_minute=1_000_000, rate_limit_wrong_codes_per_address_per_minute=5
+    )
+    host = new_actor(server, "host")
+    guessers = [new_actor(server, f"guesser{n}") for n in range(8)]
+    try:
+        ok(await host.create())
+        statuses = [(await g.join("ZZZZ9999")).status_code for g in guessers]
+        assert statuses == [404] * 5 + [429] * 3, statuses
+        response = await guessers[0].join("ZZZZ9998")
+        problem(response, 429, "rate_limited")
+        assert int(response.headers["retry-after"]) >= 12  # in debt: guessing on waits longer
+        # right codes cost nothing: six guests join from one address, and the address still
+        # has its whole budget of 2 wrong codes
+        fresh = start_server(
+            rate_limit_joins_per_minute=1_000_000, rate_limit_wrong_codes_per_address_per_minute=2
+        )
+        fresh_host = new_actor(fresh, "host2")
+        guests = [new_actor(fresh, f"guest{n}") for n in range(6)]
+        fresh_code = ok(await fresh_host.create())["session"]["join_code"]
+        for guest in guests:
+            ok(await guest.join(fresh_code))
+        assert (await guests[0].join("ZZZZ9999")).status_code == 404  # the budget is whole
+        assert (await guests[1].join("ZZZZ9999")).status_code == 404
+        assert (await guests[2].join("ZZZZ9999")).status_code == 429
+        for actor_ in (fresh_host, *guests):
+            await actor_.client.aclose()
+    finally:
+        for actor_ in (host, *guessers):
+            await actor_.client.aclose()
+
+
 async def test_request_ids_and_json_logs(actor: Any) -> None:
     a = await actor("a")
     captured = io.StringIO()

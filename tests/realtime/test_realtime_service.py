@@ -24,7 +24,11 @@ from queueit.config import Settings
 from queueit.db import SERVICE_ROLE, as_login_role
 from queueit.realtime.conformance import validate_schema
 
-GENEROUS = {"rate_limit_writes_per_minute": 1_000_000, "rate_limit_joins_per_minute": 1_000_000}
+GENEROUS = {
+    "rate_limit_writes_per_minute": 1_000_000,
+    "rate_limit_joins_per_minute": 1_000_000,
+    "rate_limit_wrong_codes_per_address_per_minute": 1_000_000,
+}
 
 
 @pytest_asyncio.fixture

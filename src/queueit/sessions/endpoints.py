@@ -17,6 +17,7 @@ from queueit_contract.models import (
 from starlette.responses import Response
 
 from queueit.auth.deps import CurrentUser
+from queueit.http.problems import ProblemError
 from queueit.http.rendering import respond
 from queueit.kit.body import json_body
 from queueit.kit.tx import user_work
@@ -47,8 +48,18 @@ async def join_session(
 ) -> Response:
     runtime = Runtime.of(request)
     runtime.limits.joins.hit(str(user.id))
-    async with user_work(runtime, user) as tx:
-        state = await service.join_session(tx, body)
+    # Every attempt takes from its address's budget of wrong codes; a right one gives it back.
+    address = request.client.host if request.client is not None else "-"
+    runtime.limits.wrong_codes.hit(address)
+    try:
+        async with user_work(runtime, user) as tx:
+            state = await service.join_session(tx, body)
+    except Exception as exc:
+        wrong = isinstance(exc, ProblemError) and exc.code.value == "session_not_found"
+        if not wrong:
+            runtime.limits.wrong_codes.refund(address)
+        raise
+    runtime.limits.wrong_codes.refund(address)
     return respond(state)
 
 
