@@ -89,3 +89,19 @@ def test_votes_bench_runs(tmp_path: Path) -> None:
     assert "| HTTP errors | 0 |" in done.stdout
     assert "| direct SQL errors | 0 |" in done.stdout
     assert out.read_text().startswith("#")
+
+
+@pytest.mark.slow
+def test_join_guessing_bench_runs(tmp_path: Path) -> None:
+    """Two scenarios of one second against a real `queueit run`: every answer is a 404 or a
+    429, and the table has a row per scenario."""
+    out = tmp_path / "join_guessing.md"
+    done = run_bench(
+        "join_guessing.py",
+        *("--duration", "1", "--accounts", "3", "--addresses", "2", "--out", str(out)),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| wrong codes evaluated/min |" in done.stdout
+    rows = result_json(out)["rows"]
+    assert [(r["accounts"], r["addresses"]) for r in rows] == [(3, 1), (3, 2)]  # type: ignore[index]
+    assert all(r["evaluated_per_minute"] > 0 and r["other"] == 0 for r in rows)  # type: ignore[index]
