@@ -37,13 +37,13 @@ from typing import Any
 
 import httpx
 
+from queueit.auth.dev import mint_dev_token
+from queueit.config import Settings
+from queueit.db.codes import ALPHABET, GENERATED_LENGTH
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-sys.path.insert(0, str(REPO / "src"))
 
-from queueit.auth.dev import mint_dev_token  # noqa: E402
-from queueit.config import Settings  # noqa: E402
-from queueit.db.codes import ALPHABET, GENERATED_LENGTH  # noqa: E402
 
 CHOSEN_SPACE = 36**4  # the shortest code a host may choose: 4 of [A-Z0-9]
 GENERATED_SPACE = len(ALPHABET) ** GENERATED_LENGTH

@@ -248,8 +248,8 @@ def _problem_messages(models: Path, schemas: dict[str, Any]) -> None:
         "        switch self {",
     ]
     for code in schemas["ProblemCode"]["enum"]:
-        text = messages[code].replace("\\", "\\\\").replace('"', '\\"')
-        lines.append(f'        case .{gen_swift_realtime.camel(code)}: return "{text}"')
+        text = gen_swift_realtime.swift_string(messages[code])
+        lines.append(f"        case .{gen_swift_realtime.camel(code)}: return {text}")
     lines += ["        case .unknown: return nil", "        }", "    }", "}", ""]
     (models / "ProblemCode+Message.swift").write_text("\n".join(lines))
 

@@ -59,7 +59,8 @@ def header(name: str, source: str, pointer: str, tool: str = "tools/gen_swift_re
     return HEADER.format(name=name, source=source, pointer=pointer, tool=tool)
 
 
-def _swift_string(text: str) -> str:
+def swift_string(text: str) -> str:
+    """A Swift string literal of `text`."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -143,7 +144,7 @@ def _close_code_swift(table: Node, rows: list[dict[str, Any]]) -> str:
         "    /// Why the server closed, as the spec says it.",
         "    public var meaning: String {",
         "        switch self {",
-        *(f"        case .{row['name']}: return {_swift_string(row['meaning'])}" for row in rows),
+        *(f"        case .{row['name']}: return {swift_string(row['meaning'])}" for row in rows),
         '        case .unknown(let code): return "close code \\(code)"',
         "        }",
         "    }",
@@ -208,7 +209,7 @@ def _server_message_swift(specs: Specs, union: str, events: set[str]) -> str:
         "",
         "    /// The event types of the spec (`type` values decoded as `.event`).",
         "    public static let eventTypes: Set<String> = ["
-        + ", ".join(_swift_string(t) for t in sorted(events))
+        + ", ".join(swift_string(t) for t in sorted(events))
         + "]",
         "",
         "    private enum TypeKey: String, CodingKey { case type }",
@@ -220,7 +221,7 @@ def _server_message_swift(specs: Specs, union: str, events: set[str]) -> str:
     ]
     for wire, (case, swift_type) in cases.items():
         lines += [
-            f"        case {_swift_string(wire)}:",
+            f"        case {swift_string(wire)}:",
             f"            if let value = try? {swift_type}(from: decoder) {{",
             f"                self = .{case}(value)",
             "            } else {",

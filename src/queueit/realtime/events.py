@@ -76,14 +76,15 @@ class WireEvent:
     @classmethod
     def from_row(cls, session_id: UUID, row: Mapping[str, Any]) -> WireEvent:
         event = event_dict(session_id, row)
+        seq, kind, data = event["seq"], event["type"], event["data"]
+        private_to, private = _uuid_or_none(row.get("private_to")), row.get("private_data")
+        own: dict[str, Any] = {}
+        if private_to is not None and isinstance(private, Mapping):
+            copy = {**event, "data": {**data, **private}}
+            own = {"private_to": private_to, "private_text": encode(copy).decode()}
         text = encode(event).decode()
-        kind, data = event["type"], event["data"]
-        private_to = _uuid_or_none(row.get("private_to"))
-        private_text = None
-        if private_to is not None:
-            private_text = encode(event_dict(session_id, row, private_to)).decode()
         if kind == "session_ended":
-            return cls(event["seq"], text, closes_all=CloseCode.SESSION_ENDED)
+            return cls(seq, text, closes_all=CloseCode.SESSION_ENDED, **own)
         if kind in ("member_left", "member_kicked"):
             target = _uuid_or_none(data.get("user_id"))
             if target is not None:
@@ -91,8 +92,8 @@ class WireEvent:
                     code = CloseCode.LEFT
                 else:
                     code = CloseCode.BANNED if data.get("banned") is True else CloseCode.KICKED
-                return cls(event["seq"], text, closes_user=target, user_close=code)
-        return cls(event["seq"], text, private_to=private_to, private_text=private_text)
+                return cls(seq, text, closes_user=target, user_close=code, **own)
+        return cls(seq, text, **own)
 
 
 def _uuid_or_none(value: object) -> UUID | None:

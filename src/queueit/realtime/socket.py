@@ -51,6 +51,9 @@ BAD_FRAME_WINDOW = 60.0
 FRAME_BURST = 20  # client frames in a burst; refilled at FRAME_RATE per second
 FRAME_RATE = 5.0
 FRAMES_DROPPED_ALLOWED = 20  # over the rate in a row, then 4030
+RATE_LIMITED_MESSAGE = error_message(
+    ErrorCode.RATE_LIMITED, f"Over {FRAME_RATE:g} frames a second: frames are dropped; slow down."
+)
 
 _REFUSAL_CODES = {
     Refusal.NO_SUCH_SESSION: CloseCode.NO_SUCH_SESSION,
@@ -227,13 +230,10 @@ async def _read_frames(hub: RealtimeHub, ws: WebSocket, sub: Subscriber) -> None
             # Over the rate: dropped, and answered once per run (an answer per frame would let
             # a flood make the server write as much as it reads). Not a malformed frame.
             dropped += 1
-            if dropped == 1 or dropped >= FRAMES_DROPPED_ALLOWED:
-                detail = f"Over {FRAME_RATE:g} frames a second: frames are dropped; slow down."
-                reply = error_message(ErrorCode.RATE_LIMITED, detail)
-                if dropped >= FRAMES_DROPPED_ALLOWED:
-                    sub.close_after(CloseCode.TOO_MANY_FRAMES, reply)
-                else:
-                    sub.offer(reply)
+            if dropped >= FRAMES_DROPPED_ALLOWED:
+                sub.close_after(CloseCode.TOO_MANY_FRAMES, RATE_LIMITED_MESSAGE)
+            elif dropped == 1:
+                sub.offer(RATE_LIMITED_MESSAGE)
             continue
         dropped = 0
         tokens -= 1.0

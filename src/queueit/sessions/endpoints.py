@@ -51,15 +51,16 @@ async def join_session(
     # Every attempt takes from its address's budget of wrong codes; a right one gives it back.
     address = request.client.host if request.client is not None else "-"
     runtime.limits.wrong_codes.hit(address)
+    wrong = False
     try:
         async with user_work(runtime, user) as tx:
             state = await service.join_session(tx, body)
-    except Exception as exc:
-        wrong = isinstance(exc, ProblemError) and exc.code.value == "session_not_found"
+    except ProblemError as problem:
+        wrong = problem.code.value == "session_not_found"
+        raise
+    finally:
         if not wrong:
             runtime.limits.wrong_codes.refund(address)
-        raise
-    runtime.limits.wrong_codes.refund(address)
     return respond(state)
 
 
