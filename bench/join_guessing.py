@@ -27,8 +27,6 @@ import os
 import platform
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,44 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from benchkit import free_port, publish, start_service, stop, wait_for
 
 from queueit.auth.dev import mint_dev_token
 from queueit.config import Settings
 from queueit.db.codes import ALPHABET, GENERATED_LENGTH
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
-
-
 CHOSEN_SPACE = 36**4  # the shortest code a host may choose: 4 of [A-Z0-9]
 GENERATED_SPACE = len(ALPHABET) ** GENERATED_LENGTH
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATA_DIR": str(data_dir), "HOST": "127.0.0.1", "PORT": str(port)}
-    env.setdefault("LOG_LEVEL", "ERROR")  # the 429s it provokes are expected, not news
-    return subprocess.Popen([sys.executable, "-m", "queueit", "run"], env=env, cwd=REPO)
-
-
-async def wait_for(url: str, proc: subprocess.Popen[bytes], within: float = 120.0) -> None:
-    deadline = time.monotonic() + within
-    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode}")
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("the server did not start")
 
 
 def loopback(index: int) -> str:
@@ -181,7 +149,7 @@ async def main_async(args: argparse.Namespace) -> int:
     settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
     mint_dev_token("bench-warmup", settings)  # the signing key, before the server reads it
     port = free_port()
-    proc = start_server(data_dir, port)
+    proc = start_service(data_dir, port)
     url = f"http://127.0.0.1:{port}"
     rows = []
     try:
@@ -195,17 +163,12 @@ async def main_async(args: argparse.Namespace) -> int:
             )
             first += addresses
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
         shutil.rmtree(data_dir, ignore_errors=True)
     if any(row["other"] for row in rows):
         print(f"benchmark failed: unexpected answers {rows}", file=sys.stderr)
         return 1
-    text = render(args, rows)
-    print(text)
-    out = Path(args.out) if args.out else RESULTS / "join_guessing.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    publish(render(args, rows), args.out, "join_guessing.md")
     return 0
 
 

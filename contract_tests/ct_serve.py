@@ -29,7 +29,7 @@ import uvicorn
 
 from queueit.app import create_app
 from queueit.config import Settings
-from queueit.http.ratelimit import RateLimiter
+from queueit.http.rate_limits import RateLimit, per_minute
 from queueit.http.serving import uvicorn_options
 from queueit.logging_setup import configure
 
@@ -45,7 +45,9 @@ def build(settings: Settings) -> Any:
             async with inner(a) as state:
                 runtime = a.state.runtime
                 rate = int(search_per_minute)
-                runtime.limits.search = RateLimiter("searches", rate, burst=rate)
+                runtime.limits.search = RateLimit(
+                    runtime.limits.budgets, "searches", [per_minute(rate)]
+                )
                 yield state
 
         app.router.lifespan_context = lifespan

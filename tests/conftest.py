@@ -24,6 +24,9 @@ service_db     session   the same database as ``queueit_service``, the service's
 new_user       function  ``await new_user("alice")`` -> ``TestUser`` with a fresh uuid, JWT-like
                          claims and a profile row (created by the user themself, through RLS).
                          ``async with alice.tx(db) as conn`` runs as that user.
+redis_url      session   ``redis://127.0.0.1:port/0`` of a throwaway redis-server
+                         (tools/redis_server), for rate limits shared between instances. Without
+                         the program: skipped on a developer's machine, an error in CI.
 make_session   function  ``await make_session(host)`` -> ``TestSession(id, join_code)``: a live
                          session created and joined by ``host`` the way the service does it.
                          ``await make_session(host, guests=[bob, carol])`` also joins them.
@@ -33,6 +36,7 @@ make_session   function  ``await make_session(host)`` -> ``TestSession(id, join_
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -98,6 +102,18 @@ def member_wire(user: TestUser, role: str) -> dict[str, Any]:
 
 
 # --- server and databases ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    from tools import redis_server
+
+    if not redis_server.available():
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed (.ci/run installs it)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with redis_server.redis_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -86,11 +86,15 @@ class Settings(BaseSettings):
     # how many of them may be still sending headers; then 429 too_many_connections
     http_max_connections_per_address: int = 512
     http_max_pending_per_address: int = 64
+    # Where rate limits count (queueit.http.rate_limits): memory:// limits each process on its
+    # own; redis://host:port/db shares one budget between every instance.
+    rate_limit_storage_url: str = "memory://"
     rate_limit_writes_per_minute: int = 600
     rate_limit_joins_per_minute: int = 20
     # Wrong join codes per client address (every account behind it together), then 429: one
     # address no longer multiplies its guesses by making accounts. A right code costs nothing.
     rate_limit_wrong_codes_per_address_per_minute: int = 30
+    rate_limit_wrong_codes_per_address_per_day: int = 500
     rate_limit_searches_per_minute: int = 120
 
     # Product

@@ -20,7 +20,13 @@ from queueit.config import Settings
 from queueit.db import SERVICE_ROLE, Database, apply, as_login_role, resolve_dsn
 from queueit.db.embedded import EmbeddedPostgres
 from queueit.db.supervisor import EmbeddedSupervisor
-from queueit.http.ratelimit import RateLimiter
+from queueit.http.rate_limits import (
+    Budgets,
+    RateLimit,
+    RefundableRateLimit,
+    per_day,
+    per_minute,
+)
 from queueit.realtime import RealtimeHub
 from queueit.spotify.service import SearchService
 
@@ -29,24 +35,36 @@ log = logging.getLogger("queueit.runtime")
 
 @dataclass
 class Limits:
-    """Rate limits (see `queueit.http.ratelimit`): per user, and wrong join codes per address."""
+    """Rate limits (see `queueit.http.rate_limits`): per user, and wrong join codes per address."""
 
-    writes: RateLimiter
-    joins: RateLimiter
-    wrong_codes: RateLimiter  # per client address, not per user
-    search: RateLimiter
+    budgets: Budgets
+    writes: RateLimit
+    joins: RateLimit
+    wrong_codes: RefundableRateLimit  # per client address, not per user
+    search: RateLimit
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
+        budgets = Budgets(settings.rate_limit_storage_url)
         return cls(
-            writes=RateLimiter("writes", settings.rate_limit_writes_per_minute),
-            joins=RateLimiter("join attempts", settings.rate_limit_joins_per_minute, burst=10),
-            wrong_codes=RateLimiter(
-                "wrong join codes from this address",
-                settings.rate_limit_wrong_codes_per_address_per_minute,
-                debt=True,
+            budgets=budgets,
+            writes=RateLimit(
+                budgets, "writes", [per_minute(settings.rate_limit_writes_per_minute)]
             ),
-            search=RateLimiter("searches", settings.rate_limit_searches_per_minute, burst=30),
+            joins=RateLimit(
+                budgets, "join attempts", [per_minute(settings.rate_limit_joins_per_minute)]
+            ),
+            wrong_codes=RefundableRateLimit(
+                budgets,
+                "wrong join codes from this address",
+                [
+                    per_minute(settings.rate_limit_wrong_codes_per_address_per_minute),
+                    per_day(settings.rate_limit_wrong_codes_per_address_per_day),
+                ],
+            ),
+            search=RateLimit(
+                budgets, "searches", [per_minute(settings.rate_limit_searches_per_minute)]
+            ),
         )
 
 
@@ -177,6 +195,7 @@ class Runtime:
             await self.hub.stop()  # closes every socket with 1001: clients resume with `since`
         await self.search.aclose()
         await self.verifier.aclose()
+        await self.limits.budgets.close()
         if self.auth_admin is not None:
             await self.auth_admin.aclose()
         await self.db.close()

@@ -5,9 +5,9 @@ over the embedded PostgreSQL of tests/conftest.py, and development-token users w
                              `migrated_dsn`. Isolate by data: every user has a random name.
                              Stopped after the module, so its connections do not pile up on the
                              shared PostgreSQL (max_connections) while other suites run.
-    start_server   function  `start_server(dsn=..., **settings)` another server (its own settings,
-                             e.g. small rate limits, or a `fresh_dsn` for fault injection); stopped
-                             after the test.
+    start_server   function  `start_server(dsn=..., data_dir=..., **settings)` another server (its
+                             own settings, e.g. small rate limits, or a `fresh_dsn` for fault
+                             injection); stopped after the test.
     actor          function  `await actor("alice")` -> Actor with `.client` (httpx, bearer token)
                              on `api`; `await actor("bob", server=other)` on another server.
 
@@ -94,8 +94,8 @@ def api(migrated_dsn: str, api_data_dir: Path) -> Iterator[LiveServer]:
 def start_server(migrated_dsn: str, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     running: list[LiveServer] = []
 
-    def start(dsn: str | None = None, **overrides: Any) -> LiveServer:
-        data_dir = tmp_path / f"data-{len(running)}"
+    def start(dsn: str | None = None, data_dir: Path | None = None, **overrides: Any) -> LiveServer:
+        data_dir = data_dir or tmp_path / f"data-{len(running)}"
         live = serve(make_settings(data_dir, **overrides), dsn or migrated_dsn)
         running.append(live)
         return live

@@ -342,9 +342,8 @@ async def test_rate_limits(start_server: Callable[..., LiveServer]) -> None:
         problem(response, 429, "rate_limited")
         assert int(response.headers["retry-after"]) >= 1
         assert len(ok(await host.current())["queue"]) == 2  # reads are not limited
-        # join attempts: a burst of 10, then one a minute
-        statuses = [(await joiner.join(s["join_code"])).status_code for _ in range(10)]
-        assert statuses == [200] * 10
+        # join attempts: one a minute
+        ok(await joiner.join(s["join_code"]))
         response = await joiner.join(s["join_code"])
         problem(response, 429, "rate_limited")
         assert int(response.headers["retry-after"]) >= 1
@@ -370,7 +369,7 @@ async def test_wrong_join_codes_are_limited_per_address_not_per_account(
         assert statuses == [404] * 5 + [429] * 3, statuses
         response = await guessers[0].join("ZZZZ9998")
         problem(response, 429, "rate_limited")
-        assert int(response.headers["retry-after"]) >= 12  # in debt: guessing on waits longer
+        assert 1 <= int(response.headers["retry-after"]) <= 60  # until the minute's window ends
         # right codes cost nothing: six guests join from one address, and the address still
         # has its whole budget of 2 wrong codes
         fresh = start_server(

@@ -105,3 +105,24 @@ def test_join_guessing_bench_runs(tmp_path: Path) -> None:
     rows = result_json(out)["rows"]
     assert [(r["accounts"], r["addresses"]) for r in rows] == [(3, 1), (3, 2)]  # type: ignore[index]
     assert all(r["evaluated_per_minute"] > 0 and r["other"] == 0 for r in rows)  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_shared_limits_bench_runs(tmp_path: Path, redis_url: str) -> None:
+    """Small limits, both stores: with memory:// two instances let twice each limit through,
+    with redis:// once (the bench starts its own redis-server; the fixture only says one
+    exists)."""
+    out = tmp_path / "shared_limits.md"
+    small = {
+        "RATE_LIMIT_WRITES_PER_MINUTE": "6",
+        "RATE_LIMIT_JOINS_PER_MINUTE": "4",
+        "RATE_LIMIT_SEARCHES_PER_MINUTE": "5",
+        "RATE_LIMIT_WRONG_CODES_PER_ADDRESS_PER_MINUTE": "3",
+    }
+    done = run_bench("shared_limits.py", "--hits", "50", "--out", str(out), env=small)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| `RateLimit.hit` p50, µs" in done.stdout
+    result = result_json(out)
+    for name, row in result["memory://"]["limits"].items():  # type: ignore[attr-defined]
+        assert row["through"] == 2 * row["limit"], name
+        assert result["redis://"]["limits"][name]["through"] == row["limit"], name  # type: ignore[index]

@@ -17,7 +17,7 @@ router = APIRouter(tags=["account"])
 @router.delete("/api/v1/me", status_code=204)
 async def delete_account(request: Request, user: CurrentUser) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     await service.delete_auth_user(runtime.auth_admin, user.id, dev_auth=runtime.settings.dev_auth)
     # No profile upsert: the profile is what is being deleted (and on Supabase it is gone).
     async with user_work(runtime, user, ensure_profile=False) as tx:

@@ -32,7 +32,7 @@ async def session_settings(request: Request, user: CurrentUser, session_id: Sess
         async with user_work(runtime, user) as tx:
             current = await service.get_settings(tx, session_id)
         return respond(current)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     body = await read_json(request, SessionSettingsUpdate)
     async with user_work(runtime, user) as tx:
         changed = await service.update_settings(tx, session_id, body)
@@ -55,7 +55,7 @@ async def set_member_role(
     body: Annotated[MemberRoleUpdate, json_body(MemberRoleUpdate)],
 ) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     async with user_work(runtime, user) as tx:
         result = await service.set_role(tx, session_id, user_id, body.role)
     return respond(result)
@@ -66,7 +66,7 @@ async def kick_member(
     request: Request, user: CurrentUser, session_id: SessionId, user_id: UserId
 ) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     async with user_work(runtime, user) as tx:
         await service.remove_member(tx, session_id, user_id, ban=False)
     return Response(status_code=204)
@@ -77,7 +77,7 @@ async def ban_member(
     request: Request, user: CurrentUser, session_id: SessionId, user_id: UserId
 ) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     async with user_work(runtime, user) as tx:
         await service.remove_member(tx, session_id, user_id, ban=True)
     return Response(status_code=204)

@@ -24,7 +24,7 @@ async def search_tracks(
     market: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
 ) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.search.hit(str(user.id))
+    await runtime.limits.search.hit(str(user.id))
     tracks = await runtime.search.search(q, limit, market)
     return respond(
         SearchResponse(

@@ -34,7 +34,7 @@ async def create_session(
     body: Annotated[CreateSessionRequest | None, json_body(CreateSessionRequest, required=False)],
 ) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     async with user_work(runtime, user) as tx:
         state = await service.create_session(tx, body)
     return respond(state)
@@ -47,10 +47,10 @@ async def join_session(
     body: Annotated[JoinSessionRequest, json_body(JoinSessionRequest)],
 ) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.joins.hit(str(user.id))
+    await runtime.limits.joins.hit(str(user.id))
     # Every attempt takes from its address's budget of wrong codes; a right one gives it back.
     address = request.client.host if request.client is not None else "-"
-    runtime.limits.wrong_codes.hit(address)
+    await runtime.limits.wrong_codes.hit(address)
     wrong = False
     try:
         async with user_work(runtime, user) as tx:
@@ -60,7 +60,7 @@ async def join_session(
         raise
     finally:
         if not wrong:
-            runtime.limits.wrong_codes.refund(address)
+            await runtime.limits.wrong_codes.refund(address)
     return respond(state)
 
 
@@ -74,7 +74,7 @@ async def get_current_session(request: Request, user: CurrentUser) -> Response:
 @router.post("/api/v1/sessions/leave")
 async def leave_session(request: Request, user: CurrentUser) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     async with user_work(runtime, user) as tx:
         left = await service.leave_current(tx)
     return respond(left)
@@ -87,7 +87,7 @@ async def control_session(
     body: Annotated[ControlSessionRequest, json_body(ControlSessionRequest)],
 ) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     async with user_work(runtime, user) as tx:
         state = await service.control_session(tx, body.action, body.entry_id)
     return respond(state)
@@ -98,7 +98,7 @@ async def vote_to_skip(
     request: Request, user: CurrentUser, session_id: Annotated[UUID, Path()]
 ) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     async with user_work(runtime, user) as tx:
         result = await service.skip_vote(tx, session_id)
     return respond(result)

@@ -26,7 +26,7 @@ async def add_song(
     body: Annotated[AddSongRequest, json_body(AddSongRequest)],
 ) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     track, authoritative = await service.resolve_track(runtime.search, body)
     async with user_work(runtime, user) as tx:
         song = await service.add_song(tx, track, authoritative)
@@ -43,7 +43,7 @@ async def vote_on_song(
     body: Annotated[VoteRequest, json_body(VoteRequest)],
 ) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     async with user_work(runtime, user) as tx:
         result = await service.vote(tx, id, body.vote_value)
     return respond(result)
@@ -52,7 +52,7 @@ async def vote_on_song(
 @router.delete("/api/v1/songs/{id:uuid}")
 async def remove_song(request: Request, user: CurrentUser, id: Annotated[UUID, Path()]) -> Response:
     runtime = Runtime.of(request)
-    runtime.limits.writes.hit(str(user.id))
+    await runtime.limits.writes.hit(str(user.id))
     async with user_work(runtime, user) as tx:
         await service.remove_song(tx, id)
     return Response(status_code=204)
