@@ -11,7 +11,8 @@ process is every client, alternating its requests between A and B.
 
 Figures, per store:
 - how many of 3 x limit attempts each limit let through across both instances: writes, join
-  attempts and searches per user, wrong join codes per address (the limit holds when it is 1 x);
+  attempts and searches per user, wrong join codes per address, and sockets one user holds
+  open (the limit holds when it is 1 x);
 - the extra cost per request: the time a `RateLimit.hit` takes in this process, p50 and p99
   over `--hits` hits on 1,000 keys, and the mean latency of a write through the HTTP endpoint.
 
@@ -35,6 +36,8 @@ from typing import Any
 
 import httpx
 from benchkit import REPO, free_port, publish, start_service, stop, wait_for
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from queueit.auth.dev import mint_dev_token
 from queueit.config import Settings
@@ -74,8 +77,32 @@ async def passed(clients: list[httpx.AsyncClient], attempts: int, send: Send) ->
     return through
 
 
+async def sockets_admitted(urls: list[str], session_id: str, token: str, attempts: int) -> int:
+    """Open `attempts` sockets for one user, alternating instances, all held open; how many
+    were admitted (a snapshot came) rather than closed with 4029."""
+    held: list[ClientConnection] = []
+    admitted = 0
+    try:
+        for n in range(attempts):
+            ws_url = urls[n % len(urls)].replace("http://", "ws://")
+            ws = await connect(
+                f"{ws_url}/api/v1/sessions/{session_id}/realtime",
+                additional_headers={"Authorization": f"Bearer {token}"},
+            )
+            held.append(ws)
+            try:
+                first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            except ConnectionClosed:
+                continue
+            admitted += first.get("type") == "snapshot"
+    finally:
+        for ws in held:
+            await ws.close()
+    return admitted
+
+
 async def measure(store: str, settings: Settings, data_dir: Path) -> dict[str, Any]:
-    env = {"RATE_LIMIT_STORAGE_URL": store}
+    env = {"LIMITS_STORAGE_URL": store}
     port_a, port_b = free_port(), free_port()
     first = start_service(data_dir, port_a, **env)
     second = None
@@ -96,7 +123,8 @@ async def measure(store: str, settings: Settings, data_dir: Path) -> dict[str, A
             ]
 
         host = clients_for("host")
-        code = (await host[0].post("/api/v1/sessions/create")).json()["session"]["join_code"]
+        created = (await host[0].post("/api/v1/sessions/create")).json()["session"]
+        code = created["join_code"]
         rows: dict[str, Any] = {}
         limits = {
             "writes per user": settings.rate_limit_writes_per_minute,
@@ -134,6 +162,13 @@ async def measure(store: str, settings: Settings, data_dir: Path) -> dict[str, A
                 "attempts": attempts,
                 "through": await passed(clients, attempts, send),
             }
+        cap = settings.ws_max_per_user
+        host_token = host[0].headers["Authorization"].removeprefix("Bearer ")
+        rows["sockets per user, held open"] = {
+            "limit": cap,
+            "attempts": 3 * cap,
+            "through": await sockets_admitted(urls, created["id"], host_token, 3 * cap),
+        }
         # the HTTP cost: 200 writes, mean latency (a fresh user under its 600/min)
         timer = clients_for("timer")
         started = time.perf_counter()
@@ -158,7 +193,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"{platform.node()}, {os.cpu_count()} cores, load {load1:.2f} at the end. Two `queueit "
         "run` processes on one database; requests alternate between them; 3 x limit attempts.",
         "",
-        "| limit (per minute) | " + " | ".join(f"through, {s}" for s in stores) + " |",
+        "| limit | " + " | ".join(f"through, {s}" for s in stores) + " |",
         "|---|" + "---:|" * len(stores),
     ]
     for name, row in results[stores[0]]["limits"].items():

@@ -86,9 +86,9 @@ class Settings(BaseSettings):
     # how many of them may be still sending headers; then 429 too_many_connections
     http_max_connections_per_address: int = 512
     http_max_pending_per_address: int = 64
-    # Where rate limits count (queueit.http.rate_limits): memory:// limits each process on its
-    # own; redis://host:port/db shares one budget between every instance.
-    rate_limit_storage_url: str = "memory://"
+    # Where rate limits and socket caps count (queueit.http.rate_limits, queueit.realtime.caps):
+    # memory:// in each process on its own; redis://host:port/db for every instance together.
+    limits_storage_url: str = "memory://"
     rate_limit_writes_per_minute: int = 600
     rate_limit_joins_per_minute: int = 20
     # Wrong join codes per client address (every account behind it together), then 429: one
@@ -106,8 +106,8 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = 20.0
     ws_send_buffer: int = 256  # queued messages per connection before a slow consumer is cut off
     ws_max_message_bytes: int = 16 * 1024
-    ws_max_per_user: int = 10  # sockets per user per process, then 4029
-    ws_max_per_address: int = 200  # authenticated sockets per client address per process
+    ws_max_per_user: int = 10  # sockets per user (per process with memory://), then 4029
+    ws_max_per_address: int = 200  # authenticated sockets per client address
     ws_max_unauthenticated_per_address: int = 50  # sockets still authenticating, per address
     ws_token_leeway_seconds: float = 30.0  # a socket closes (4002) this long after its token's exp
     events_retained: int = 1000  # `since` older than this many events gets a fresh snapshot

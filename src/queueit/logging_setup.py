@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,3 +48,18 @@ def configure(level: str = "INFO") -> None:
         lg.handlers[:] = []
         lg.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+
+
+class Throttle:
+    """At most one log line per kind every `seconds`: an outage must not flood the log."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last: dict[str, float] = {}
+
+    def ready(self, kind: str = "") -> bool:
+        now = time.monotonic()
+        if now - self._last.get(kind, -1e18) < self.seconds:
+            return False
+        self._last[kind] = now
+        return True

@@ -45,7 +45,7 @@ class Limits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
-        budgets = Budgets(settings.rate_limit_storage_url)
+        budgets = Budgets(settings.limits_storage_url)
         return cls(
             budgets=budgets,
             writes=RateLimit(

@@ -1,4 +1,4 @@
-"""Rate limits shared between service instances (RATE_LIMIT_STORAGE_URL=redis://), and what a
+"""Rate limits shared between service instances (LIMITS_STORAGE_URL=redis://), and what a
 limit does when its store is away.
 
 Before the limits moved to a shared store, every instance counted on its own: two instances on
@@ -23,7 +23,7 @@ def two_instances(
     start_server: Callable[..., LiveServer], data_dir: Path, redis_url: str, **limits: int
 ) -> tuple[LiveServer, LiveServer]:
     # one DATA_DIR: the development tokens one instance mints are good on the other
-    settings = {"data_dir": data_dir, "rate_limit_storage_url": redis_url, **limits}
+    settings = {"data_dir": data_dir, "limits_storage_url": redis_url, **limits}
     return start_server(**settings), start_server(**settings)
 
 
@@ -120,5 +120,5 @@ async def test_an_unreachable_store_falls_back_to_this_process(
 
 
 def test_an_unknown_store_is_refused_at_start() -> None:
-    with pytest.raises(ValueError, match="RATE_LIMIT_STORAGE_URL"):
+    with pytest.raises(ValueError, match="LIMITS_STORAGE_URL"):
         Budgets("postgresql://localhost/queueit")

@@ -118,6 +118,7 @@ def test_shared_limits_bench_runs(tmp_path: Path, redis_url: str) -> None:
         "RATE_LIMIT_JOINS_PER_MINUTE": "4",
         "RATE_LIMIT_SEARCHES_PER_MINUTE": "5",
         "RATE_LIMIT_WRONG_CODES_PER_ADDRESS_PER_MINUTE": "3",
+        "WS_MAX_PER_USER": "2",
     }
     done = run_bench("shared_limits.py", "--hits", "50", "--out", str(out), env=small)
     assert done.returncode == 0, done.stderr[-3000:]

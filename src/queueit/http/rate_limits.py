@@ -1,7 +1,7 @@
 """Rate limits per user or per client address, answered with 429 and `Retry-After`, on the
 `limits` library.
 
-Where the counts live is RATE_LIMIT_STORAGE_URL:
+Where the counts live is LIMITS_STORAGE_URL:
 
 - ``memory://`` (the default, nothing to install): each process counts on its own, so N service
   instances allow N times each limit;
@@ -29,6 +29,7 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from queueit.http.problems import TooManyRequests
+from queueit.logging_setup import Throttle
 
 log = logging.getLogger("queueit.rate_limits")
 
@@ -47,7 +48,7 @@ def _async_url(url: str) -> str:
     scheme, _, rest = url.partition("://")
     if scheme in ("memory", "redis", "rediss"):
         return f"async+{scheme}://{rest}"
-    raise ValueError(f"RATE_LIMIT_STORAGE_URL: unsupported scheme {scheme!r}")
+    raise ValueError(f"LIMITS_STORAGE_URL: unsupported scheme {scheme!r}")
 
 
 class Budgets:
@@ -70,12 +71,10 @@ class Budgets:
         assert isinstance(storage, Storage)
         self.storage: Storage = storage
         self.local = MemoryStorage(wrap_exceptions=True)
-        self._warned_at = 0.0
+        self._warned = Throttle(60.0)
 
     def fell_back(self, error: StorageError) -> None:
-        now = time.monotonic()
-        if now - self._warned_at > 60:  # once a minute, not once a request
-            self._warned_at = now
+        if self._warned.ready():
             log.warning(
                 "rate limit store unreachable; counting in this process",
                 extra={"store": self.url.partition("://")[0], "error": repr(error.storage_error)},

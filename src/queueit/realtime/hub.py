@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Coroutine, Generator
 from typing import Any
 from uuid import UUID
@@ -49,6 +48,7 @@ from uuid import UUID
 from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
 from queueit.db import Connection, Database
+from queueit.logging_setup import Throttle
 from queueit.realtime import logs, store
 from queueit.realtime.caps import SocketCaps
 from queueit.realtime.connections import ReadConnections
@@ -106,6 +106,7 @@ class RealtimeHub:
             settings.ws_max_per_user,
             settings.ws_max_per_address,
             settings.ws_max_unauthenticated_per_address,
+            settings.limits_storage_url,
         )
         self.close_timeout = close_timeout
         self.notify_delay = notify_delay
@@ -121,7 +122,7 @@ class RealtimeHub:
         self._poll_wake = asyncio.Event()
         self._running = False
         self._listening = False
-        self._warned: dict[str, float] = {}
+        self._warned = Throttle(30.0)
         self.stats = HubStats()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -135,6 +136,8 @@ class RealtimeHub:
         self._spawn(self._notify_loop(), "notify")
         self._spawn(self._poll_loop(), "poll")
         self._spawn(self._heartbeat_loop(), "heartbeat")
+        if self.caps.shared:
+            self._spawn(self.caps.renew_forever(), "socket-caps-leases")
         if self.prune_interval:
             self._spawn(self._prune_loop(self.prune_interval), "prune")
 
@@ -159,6 +162,7 @@ class RealtimeHub:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
+        await self.caps.close()
         self._reads.close()
 
     @property
@@ -172,9 +176,7 @@ class RealtimeHub:
 
     def _warn(self, key: str, message: str, *args: object) -> None:
         """A warning at most every 30 s per kind: an outage must not flood the log."""
-        now = time.monotonic()
-        if now - self._warned.get(key, -1e9) >= 30.0:
-            self._warned[key] = now
+        if self._warned.ready(key):
             logger.warning(message, *args)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:

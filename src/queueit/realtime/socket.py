@@ -29,6 +29,7 @@ from queueit.auth.deps import extract_ws_token
 from queueit.auth.errors import AuthError, AuthUnavailable
 from queueit.auth.user import AuthUser
 from queueit.db import DatabaseUnavailable
+from queueit.realtime.caps import Slot
 from queueit.realtime.hub import RealtimeHub
 from queueit.realtime.protocol import (
     PONG_MESSAGE,
@@ -93,24 +94,24 @@ async def serve(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> None:
     # Only a socket that waits for an `auth` frame holds an unauthenticated slot: one with a
     # token on the upgrade is checked at once, so token-less sockets (anyone's, no account
     # needed) cannot keep members with a token out.
-    waits = token is None
-    if waits and not hub.caps.enter_unauthenticated(address):
+    waiting = await hub.caps.enter_unauthenticated(address) if token is None else None
+    if token is None and waiting is None:
         await _close(hub, ws, CloseCode.TOO_MANY_CONNECTIONS)
         return
     sub: Subscriber | None = None
-    counted: UUID | None = None  # the user counted against the caps, once authenticated
+    counted: Slot | None = None  # the user's hold on the caps, once authenticated
     try:
         try:
             user = await _authenticate(hub, ws, token)
         finally:
-            if waits:
-                hub.caps.leave_unauthenticated(address)
+            if waiting is not None:
+                await hub.caps.leave(waiting)
         if user is None:
             return
-        if not hub.caps.enter(address, user.id):
+        counted = await hub.caps.enter(address, user.id)
+        if counted is None:
             await _close(hub, ws, CloseCode.TOO_MANY_CONNECTIONS)
             return
-        counted = user.id
         expires_at = _expiry(hub, user)
         sub = await _subscribe(hub, ws, raw_session_id, user)
         del user
@@ -136,7 +137,7 @@ async def serve(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> None:
             await _close(hub, ws, CloseCode.INTERNAL_ERROR)
     finally:
         if counted is not None:
-            hub.caps.leave(address, counted)
+            await hub.caps.leave(counted)
         if sub is not None:
             hub.unregister(sub)
             await sub.stop_writer()
