@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     rate_limit_wrong_codes_per_address_per_minute: int = 30
     rate_limit_wrong_codes_per_address_per_day: int = 500
     rate_limit_searches_per_minute: int = 120
+    # Reads (GET) per user, and per client address for every account behind it together; a
+    # page of events costs one read per 100 events asked for.
+    rate_limit_reads_per_minute: int = 600
+    rate_limit_reads_per_address_per_minute: int = 6000
+    # Requests and sockets whose token is missing or refused, per client address, then 429
+    # (sockets: 4029); a valid token is never refused by this limit.
+    rate_limit_failed_auth_per_address_per_minute: int = 120
+    # Sockets opened without a token (they wait for an `auth` frame), per address, then 4029.
+    rate_limit_tokenless_sockets_per_address_per_minute: int = 120
 
     # Product
     allow_anonymous_hosts: bool = False  # anonymous sign-ins may open sessions and be co-hosts

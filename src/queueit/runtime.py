@@ -20,52 +20,11 @@ from queueit.config import Settings
 from queueit.db import SERVICE_ROLE, Database, apply, as_login_role, resolve_dsn
 from queueit.db.embedded import EmbeddedPostgres
 from queueit.db.supervisor import EmbeddedSupervisor
-from queueit.http.rate_limits import (
-    Budgets,
-    RateLimit,
-    RefundableRateLimit,
-    per_day,
-    per_minute,
-)
+from queueit.http.rate_limits import Limits
 from queueit.realtime import RealtimeHub
 from queueit.spotify.service import SearchService
 
 log = logging.getLogger("queueit.runtime")
-
-
-@dataclass
-class Limits:
-    """Rate limits (see `queueit.http.rate_limits`): per user, and wrong join codes per address."""
-
-    budgets: Budgets
-    writes: RateLimit
-    joins: RateLimit
-    wrong_codes: RefundableRateLimit  # per client address, not per user
-    search: RateLimit
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        budgets = Budgets(settings.limits_storage_url)
-        return cls(
-            budgets=budgets,
-            writes=RateLimit(
-                budgets, "writes", [per_minute(settings.rate_limit_writes_per_minute)]
-            ),
-            joins=RateLimit(
-                budgets, "join attempts", [per_minute(settings.rate_limit_joins_per_minute)]
-            ),
-            wrong_codes=RefundableRateLimit(
-                budgets,
-                "wrong join codes from this address",
-                [
-                    per_minute(settings.rate_limit_wrong_codes_per_address_per_minute),
-                    per_day(settings.rate_limit_wrong_codes_per_address_per_day),
-                ],
-            ),
-            search=RateLimit(
-                budgets, "searches", [per_minute(settings.rate_limit_searches_per_minute)]
-            ),
-        )
 
 
 async def migrate_database(settings: Settings, dsn: str | None = None) -> list[str]:
@@ -157,7 +116,9 @@ class Runtime:
             )
         from queueit.sessions.snapshot import load_current_session  # the feature imports us
 
-        runtime.hub = RealtimeHub(settings, db, runtime.verifier, load_current_session)
+        runtime.hub = RealtimeHub(
+            settings, db, runtime.verifier, load_current_session, limits=runtime.limits
+        )
         await runtime.hub.start()
         runtime.start_background_jobs()
         gc.freeze()  # start-up objects live forever: keep them out of every later collection
@@ -175,6 +136,7 @@ class Runtime:
     def attach(self, app: FastAPI) -> None:
         app.state.runtime = self
         app.state.verifier = self.verifier
+        app.state.limits = self.limits
         app.state.realtime_hub = self.hub
 
     @staticmethod

@@ -33,12 +33,9 @@ from queueit.app import create_app
 from queueit.config import Settings
 from queueit.db import SERVICE_ROLE, as_login_role
 from queueit.http.server_protocol import protocol_class
+from tools.generous_limits import generous_limits
 
-GENEROUS = {
-    "rate_limit_writes_per_minute": 1_000_000,
-    "rate_limit_joins_per_minute": 1_000_000,
-    "rate_limit_wrong_codes_per_address_per_minute": 1_000_000,
-}
+GENEROUS = generous_limits()
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:

@@ -28,6 +28,7 @@ import psutil
 
 from queueit.auth.dev import mint_dev_token
 from queueit.config import Settings
+from tools.generous_limits import generous_limits_env
 
 START_SECONDS = 120
 
@@ -84,10 +85,9 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
         PROFILE="development",
         DATA_DIR=str(data_dir),
         LOG_LEVEL="WARNING",
-        RATE_LIMIT_WRITES_PER_MINUTE="1000000",
-        RATE_LIMIT_JOINS_PER_MINUTE="1000000",
         PYTHONUNBUFFERED="1",
     )
+    env.update(generous_limits_env())
     env.update(extra)
     return env
 

@@ -9,12 +9,15 @@ many join codes.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from apikit import LiveServer, new_actor, ok, problem, track
 
+from queueit.auth.dev import mint_dev_token
 from queueit.http.problems import TooManyRequests
 from queueit.http.rate_limits import Budgets, RateLimit, RefundableRateLimit, per_minute
 
@@ -122,3 +125,64 @@ async def test_an_unreachable_store_falls_back_to_this_process(
 def test_an_unknown_store_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="LIMITS_STORAGE_URL"):
         Budgets("postgresql://localhost/queueit")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_failed_authentications_are_limited_per_address_and_never_lock_out_a_token(
+    start_server: Callable[..., LiveServer],
+) -> None:
+    """Before: 2,000 failed authentications of five kinds got 2,000 401s and no 429."""
+    server = start_server(rate_limit_failed_auth_per_address_per_minute=5)
+    member = new_actor(server, "member")
+    expired = mint_dev_token("late", server.settings, now=time.time() - 3 * 24 * 3600)
+    header, payload, _ = expired.split(".")
+    kinds = [
+        {},  # none
+        bearer("garbage"),
+        bearer(expired),
+        bearer(f"{header}.{payload}.{'A' * 43}"),  # forged signature
+        {"Authorization": "Basic dXNlcjpwdw=="},
+    ]
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as stranger:
+            answers = [await stranger.get("/api/v1/sessions/current", headers=h) for h in kinds * 2]
+        assert [a.status_code for a in answers] == [401] * 5 + [429] * 5
+        problem(answers[-1], 429, "rate_limited")
+        assert 1 <= int(answers[-1].headers["retry-after"]) <= 60
+        # the same address with a valid token is not refused
+        assert (await member.current()).status_code in (200, 404)
+    finally:
+        await member.client.aclose()
+
+
+async def test_reads_are_limited_per_user_and_per_address(
+    start_server: Callable[..., LiveServer],
+) -> None:
+    """Before: reads had no limit at all (GET /events?limit=500 at 199/s from one user)."""
+    server = start_server(rate_limit_reads_per_minute=8, rate_limit_reads_per_address_per_minute=12)
+    reader, other = new_actor(server, "reader"), new_actor(server, "other")
+    try:
+        ok(await reader.create())
+        statuses = [(await reader.current()).status_code for _ in range(8)]
+        assert statuses == [200] * 8
+        refused = await reader.current()
+        problem(refused, 429, "rate_limited")
+        ok(await reader.add(track()))  # writes have their own budget
+        # the address has 12: the other account gets the 4 left, then 429
+        statuses = [(await other.current()).status_code for _ in range(5)]
+        assert statuses == [404] * 4 + [429], statuses
+        # a page of 500 events costs 6 reads (1 + one per 100 asked for): of 11, one page
+        fresh = start_server(rate_limit_reads_per_minute=11)
+        paging = new_actor(fresh, "pager")
+        psid = ok(await paging.create())["session"]["id"]
+        events = f"/api/v1/sessions/{psid}/events"
+        assert (await paging.client.get(events, params={"limit": 500})).status_code == 200
+        problem(await paging.client.get(events, params={"limit": 500}), 429, "rate_limited")
+        assert (await paging.client.get(events, params={"limit": 50})).status_code == 200
+        await paging.client.aclose()
+    finally:
+        await reader.client.aclose()
+        await other.client.aclose()

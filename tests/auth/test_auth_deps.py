@@ -24,6 +24,8 @@ from queueit.auth import (
     parse_authorization,
     redact_query_string,
 )
+from queueit.config import Settings
+from queueit.http.rate_limits import Limits
 
 MakeVerifier = Callable[..., TokenVerifier]
 
@@ -31,6 +33,7 @@ MakeVerifier = Callable[..., TokenVerifier]
 def build_app(verifier: TokenVerifier) -> FastAPI:
     app = FastAPI()
     app.state.verifier = verifier
+    app.state.limits = Limits.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
 
     @app.exception_handler(AuthError)
     async def auth_error(request: Request, exc: AuthError) -> JSONResponse:

@@ -81,6 +81,7 @@ def build_app(
         )
         await hub.start()
         app.state.verifier = verifier
+        app.state.limits = hub.limits
         app.state.realtime_hub = hub
         try:
             yield

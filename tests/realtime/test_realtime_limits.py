@@ -188,3 +188,43 @@ async def test_a_fresh_token_on_the_open_socket_keeps_it_open(
     # someone else's token on this socket is refused
     await client.send({"type": "auth", "token": host.token})
     assert (await client.closed_with())[0] == 4001
+
+
+async def hosted(
+    db: Database, start_server: Start, user: UserFactory, **settings: Any
+) -> tuple[RtServer, RtUser, Any]:
+    """A server with these settings and a session of one host on it."""
+    server = await start_server(**settings)
+    host = await user("host")
+    return server, host, await data.create_session(db, host, [])
+
+
+async def test_sockets_without_a_token_are_limited_per_address(
+    db: Database, start_server: Start, user: UserFactory
+) -> None:
+    """Before: 973 token-less handshakes a second, never limited (only those open at once)."""
+    server, host, sid = await hosted(
+        db, start_server, user, rate_limit_tokenless_sockets_per_address_per_minute=3
+    )
+    for _ in range(3):  # each is opened and closed: never more than one waits at once
+        client = await RtClient.open(server.url, sid, token=None)
+        await client.close()
+    fourth = await RtClient.open(server.url, sid, token=None)
+    assert (await fourth.closed_with())[0] == 4029
+    with_token = await opened(server, sid, host.token)  # a token on the upgrade: not limited
+    await with_token.close()
+
+
+async def test_failed_socket_authentications_are_limited_per_address(
+    db: Database, start_server: Start, user: UserFactory
+) -> None:
+    server, host, sid = await hosted(
+        db, start_server, user, rate_limit_failed_auth_per_address_per_minute=2
+    )
+    codes = []
+    for _ in range(3):
+        client = await RtClient.open(server.url, sid, token="forged.token.value")
+        codes.append((await client.closed_with())[0])
+    assert codes == [4001, 4001, 4029]
+    member = await opened(server, sid, host.token)  # a valid token still gets in
+    await member.close()

@@ -23,12 +23,9 @@ from queueit.auth.dev import dev_user_id, mint_dev_token
 from queueit.config import Settings
 from queueit.db import SERVICE_ROLE, as_login_role
 from queueit.realtime.conformance import validate_schema
+from tools.generous_limits import generous_limits
 
-GENEROUS = {
-    "rate_limit_writes_per_minute": 1_000_000,
-    "rate_limit_joins_per_minute": 1_000_000,
-    "rate_limit_wrong_codes_per_address_per_minute": 1_000_000,
-}
+GENEROUS = generous_limits()
 
 
 @pytest_asyncio.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends
@@ -18,6 +18,9 @@ from starlette.requests import HTTPConnection
 from queueit.auth.errors import InvalidToken, MissingToken
 from queueit.auth.user import AuthUser
 from queueit.auth.verifier import TokenVerifier
+
+if TYPE_CHECKING:
+    from queueit.http.rate_limits import Limits
 
 TOKEN_QUERY_PARAM = "access_token"  # noqa: S105 - a parameter name, not a secret
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+) *")
@@ -43,17 +46,45 @@ def get_verifier(connection: HTTPConnection) -> TokenVerifier:
     return verifier
 
 
+def get_limits(connection: HTTPConnection) -> Limits:
+    limits = getattr(connection.app.state, "limits", None)
+    if limits is None:
+        raise RuntimeError("app.state.limits is not set: the app factory must create it")
+    return limits  # type: ignore[no-any-return]
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The caller's address (a trusted proxy's forwarded one, see TRUSTED_PROXIES)."""
+    return connection.client.host if connection.client is not None else "-"
+
+
+async def take_reads(request: HTTPConnection, user: AuthUser, cost: int = 1) -> None:
+    """Charge `cost` reads to the user and to their address, or raise 429."""
+    if cost <= 0:
+        return
+    limits = get_limits(request)
+    await limits.reads.hit(str(user.id), cost)
+    await limits.reads_per_address.hit(client_address(request), cost)
+
+
 async def current_user(request: HTTPConnection) -> AuthUser:
     """FastAPI dependency: the caller of this request, from `Authorization: Bearer <token>`.
 
-    Raises `MissingToken` / `InvalidToken` (401) or `AuthUnavailable` (503). The user is also
-    left on `request.state.user` for logging and the database layer.
+    Raises `MissingToken` / `InvalidToken` (401) or `AuthUnavailable` (503); over its address's
+    budget of failed authentications, 429 instead of 401. A GET is charged one read. The user is
+    also left on `request.state.user` for logging and the database layer.
     """
-    token = parse_authorization(request.headers.get("authorization"))
-    if token is None:
-        raise MissingToken()
-    user = await get_verifier(request).verify(token)
+    try:
+        token = parse_authorization(request.headers.get("authorization"))
+        if token is None:
+            raise MissingToken()
+        user = await get_verifier(request).verify(token)
+    except (MissingToken, InvalidToken):
+        await get_limits(request).failed_auth.hit(client_address(request))
+        raise
     request.state.user = user
+    if request.scope.get("method") == "GET":
+        await take_reads(request, user)
     return user
 
 

@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
@@ -28,12 +29,20 @@ from limits.aio.strategies import (
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
+from queueit.config import Settings
 from queueit.http.problems import TooManyRequests
 from queueit.logging_setup import Throttle
 
 log = logging.getLogger("queueit.rate_limits")
 
-__all__ = ["Budgets", "RateLimit", "RefundableRateLimit", "per_day", "per_minute"]
+__all__ = [
+    "Budgets",
+    "Limits",
+    "RateLimit",
+    "RefundableRateLimit",
+    "per_day",
+    "per_minute",
+]
 
 
 def per_minute(amount: int) -> RateLimitItem:
@@ -103,16 +112,16 @@ class RateLimit:
         self._shared = self.strategy(budgets.storage)
         self._local = self.strategy(budgets.local)
 
-    async def hit(self, key: str) -> None:
-        """Take one action for `key`, or raise TooManyRequests (with how long to wait)."""
+    async def hit(self, key: str, cost: int = 1) -> None:
+        """Take `cost` actions for `key`, or raise TooManyRequests (with how long to wait)."""
         limiter = self._shared
         for item in self.items:
             try:
-                allowed = await limiter.hit(item, self.namespace, key)
+                allowed = await limiter.hit(item, self.namespace, key, cost=cost)
             except StorageError as error:
                 self.budgets.fell_back(error)
                 limiter = self._local
-                allowed = await limiter.hit(item, self.namespace, key)
+                allowed = await limiter.hit(item, self.namespace, key, cost=cost)
             if not allowed:
                 stats = await limiter.get_window_stats(item, self.namespace, key)
                 wait = max(1, math.ceil(stats.reset_time - time.time()))
@@ -140,3 +149,55 @@ class RefundableRateLimit(RateLimit):
                     # not start in credit
                     await storage.incr(storage_key, item.get_expiry(), amount=-left)
                 break
+
+
+@dataclass
+class Limits:
+    """Every rate limit of a process, on one `Budgets`. Per user: writes, join attempts,
+    searches, reads. Per client address (every account behind it together): wrong join codes,
+    reads, failed authentications, sockets opened without a token."""
+
+    budgets: Budgets
+    writes: RateLimit
+    joins: RateLimit
+    wrong_codes: RefundableRateLimit
+    search: RateLimit
+    reads: RateLimit
+    reads_per_address: RateLimit
+    failed_auth: RateLimit
+    tokenless_sockets: RateLimit
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        budgets = Budgets(settings.limits_storage_url)
+
+        def limit(name: str, *items: RateLimitItem) -> RateLimit:
+            return RateLimit(budgets, name, items)
+
+        return cls(
+            budgets=budgets,
+            writes=limit("writes", per_minute(settings.rate_limit_writes_per_minute)),
+            joins=limit("join attempts", per_minute(settings.rate_limit_joins_per_minute)),
+            wrong_codes=RefundableRateLimit(
+                budgets,
+                "wrong join codes from this address",
+                [
+                    per_minute(settings.rate_limit_wrong_codes_per_address_per_minute),
+                    per_day(settings.rate_limit_wrong_codes_per_address_per_day),
+                ],
+            ),
+            search=limit("searches", per_minute(settings.rate_limit_searches_per_minute)),
+            reads=limit("reads", per_minute(settings.rate_limit_reads_per_minute)),
+            reads_per_address=limit(
+                "reads from this address",
+                per_minute(settings.rate_limit_reads_per_address_per_minute),
+            ),
+            failed_auth=limit(
+                "failed authentications from this address",
+                per_minute(settings.rate_limit_failed_auth_per_address_per_minute),
+            ),
+            tokenless_sockets=limit(
+                "sockets without a token from this address",
+                per_minute(settings.rate_limit_tokenless_sockets_per_address_per_minute),
+            ),
+        )

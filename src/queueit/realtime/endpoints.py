@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from queueit.auth.deps import CurrentUser
+from queueit.auth.deps import CurrentUser, take_reads
 from queueit.http.problems import Conflict, Forbidden, NotFound, ProblemError
 from queueit.http.rendering import respond
 from queueit.realtime.hub import RealtimeHub
@@ -106,6 +106,7 @@ async def get_session_events(
     since: Annotated[int, Query(ge=0, le=MAX_SAFE_INTEGER)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> Response:
+    await take_reads(request, user, limit // 100)  # beyond the one every GET costs
     hub = get_hub(request)
     page = await read_events_page(
         hub.db,

@@ -48,6 +48,7 @@ from uuid import UUID
 from queueit.auth.verifier import TokenVerifier
 from queueit.config import Settings
 from queueit.db import Connection, Database
+from queueit.http.rate_limits import Limits
 from queueit.logging_setup import Throttle
 from queueit.realtime import logs, store
 from queueit.realtime.caps import SocketCaps
@@ -92,6 +93,7 @@ class RealtimeHub:
         idle_timeout: float | None = None,
         fetch_limit: int = 500,
         read_connections: int = 3,
+        limits: Limits | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -102,6 +104,8 @@ class RealtimeHub:
         # pongs at the default 20 s heartbeat.
         self.idle_timeout = idle_timeout if idle_timeout is not None else 3 * self.heartbeat
         self.auth_timeout = auth_timeout
+        # the process's rate limits (failed authentications, sockets without a token)
+        self.limits = limits if limits is not None else Limits.from_settings(settings)
         self.caps = SocketCaps(
             settings.ws_max_per_user,
             settings.ws_max_per_address,

@@ -25,10 +25,11 @@ from uuid import UUID
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from queueit.auth.deps import extract_ws_token
+from queueit.auth.deps import client_address, extract_ws_token
 from queueit.auth.errors import AuthError, AuthUnavailable
 from queueit.auth.user import AuthUser
 from queueit.db import DatabaseUnavailable
+from queueit.http.problems import TooManyRequests
 from queueit.realtime.caps import Slot
 from queueit.realtime.hub import RealtimeHub
 from queueit.realtime.protocol import (
@@ -85,7 +86,7 @@ CLOSE_REASONS: dict[int, str] = {
 async def serve(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> None:
     """Run one socket to its end. Never raises for anything the client does."""
     await ws.accept()
-    address = ws.client.host if ws.client is not None else "-"
+    address = client_address(ws)
     try:
         token = extract_ws_token(ws.headers, ws.query_params)
     except AuthError:
@@ -94,15 +95,22 @@ async def serve(hub: RealtimeHub, ws: WebSocket, raw_session_id: str) -> None:
     # Only a socket that waits for an `auth` frame holds an unauthenticated slot: one with a
     # token on the upgrade is checked at once, so token-less sockets (anyone's, no account
     # needed) cannot keep members with a token out.
-    waiting = await hub.caps.enter_unauthenticated(address) if token is None else None
-    if token is None and waiting is None:
-        await _close(hub, ws, CloseCode.TOO_MANY_CONNECTIONS)
-        return
+    waiting = None
+    if token is None:
+        try:
+            await hub.limits.tokenless_sockets.hit(address)
+        except TooManyRequests:
+            await _close(hub, ws, CloseCode.TOO_MANY_CONNECTIONS)
+            return
+        waiting = await hub.caps.enter_unauthenticated(address)
+        if waiting is None:
+            await _close(hub, ws, CloseCode.TOO_MANY_CONNECTIONS)
+            return
     sub: Subscriber | None = None
     counted: Slot | None = None  # the user's hold on the caps, once authenticated
     try:
         try:
-            user = await _authenticate(hub, ws, token)
+            user = await _authenticate(hub, ws, token, address)
         finally:
             if waiting is not None:
                 await hub.caps.leave(waiting)
@@ -276,9 +284,12 @@ async def _refresh(hub: RealtimeHub, sub: Subscriber, token: str | None) -> None
     sub.expires_at = _expiry(hub, user)
 
 
-async def _authenticate(hub: RealtimeHub, ws: WebSocket, token: str | None) -> AuthUser | None:
+async def _authenticate(
+    hub: RealtimeHub, ws: WebSocket, token: str | None, address: str
+) -> AuthUser | None:
     """The caller (by the upgrade's token, else an `auth` first frame), or None after closing
-    the socket (4001, 1009, or 1011 when keys are down)."""
+    the socket (4001; 4029 over the address's budget of failed authentications; 1009; 1011
+    when keys are down)."""
     if token is None:
         token = await _auth_frame(hub, ws)
         if token is None:
@@ -288,7 +299,12 @@ async def _authenticate(hub: RealtimeHub, ws: WebSocket, token: str | None) -> A
     except AuthUnavailable:
         await _close(hub, ws, CloseCode.INTERNAL_ERROR)
     except AuthError:
-        await _close(hub, ws, CloseCode.UNAUTHORIZED)
+        try:
+            await hub.limits.failed_auth.hit(address)
+        except TooManyRequests:
+            await _close(hub, ws, CloseCode.TOO_MANY_CONNECTIONS)
+        else:
+            await _close(hub, ws, CloseCode.UNAUTHORIZED)
     return None
 
 

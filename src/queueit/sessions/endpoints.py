@@ -16,7 +16,7 @@ from queueit_contract.models import (
 )
 from starlette.responses import Response
 
-from queueit.auth.deps import CurrentUser
+from queueit.auth.deps import CurrentUser, client_address
 from queueit.http.problems import ProblemError
 from queueit.http.rendering import respond
 from queueit.kit.body import json_body
@@ -49,7 +49,7 @@ async def join_session(
     runtime = Runtime.of(request)
     await runtime.limits.joins.hit(str(user.id))
     # Every attempt takes from its address's budget of wrong codes; a right one gives it back.
-    address = request.client.host if request.client is not None else "-"
+    address = client_address(request)
     await runtime.limits.wrong_codes.hit(address)
     wrong = False
     try:
