@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,12 +108,21 @@ def test_join_guessing_bench_runs(tmp_path: Path) -> None:
     assert all(r["evaluated_per_minute"] > 0 and r["other"] == 0 for r in rows)  # type: ignore[index]
 
 
+def ran(tmp_path: Path, script: str, *args: str, env: dict[str, str], shows: str) -> Any:
+    """Run a benchmark with its results in tmp_path: it exits 0, prints `shows`, and its
+    results (the JSON block of its report) are returned."""
+    out = tmp_path / script.replace(".py", ".md")
+    done = run_bench(script, *args, "--out", str(out), env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert shows in done.stdout
+    return result_json(out)
+
+
 @pytest.mark.slow
 def test_shared_limits_bench_runs(tmp_path: Path, redis_url: str) -> None:
     """Small limits, both stores: with memory:// two instances let twice each limit through,
     with redis:// once (the bench starts its own redis-server; the fixture only says one
     exists)."""
-    out = tmp_path / "shared_limits.md"
     small = {
         "RATE_LIMIT_WRITES_PER_MINUTE": "6",
         "RATE_LIMIT_JOINS_PER_MINUTE": "4",
@@ -120,10 +130,22 @@ def test_shared_limits_bench_runs(tmp_path: Path, redis_url: str) -> None:
         "RATE_LIMIT_WRONG_CODES_PER_ADDRESS_PER_MINUTE": "3",
         "WS_MAX_PER_USER": "2",
     }
-    done = run_bench("shared_limits.py", "--hits", "50", "--out", str(out), env=small)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "| `RateLimit.hit` p50, µs" in done.stdout
-    result = result_json(out)
-    for name, row in result["memory://"]["limits"].items():  # type: ignore[attr-defined]
+    result = ran(tmp_path, "shared_limits.py", "--hits", "50", env=small, shows="| `RateLimit.hit`")
+    for name, row in result["memory://"]["limits"].items():
         assert row["through"] == 2 * row["limit"], name
-        assert result["redis://"]["limits"][name]["through"] == row["limit"], name  # type: ignore[index]
+        assert result["redis://"]["limits"][name]["through"] == row["limit"], name
+
+
+@pytest.mark.slow
+def test_floods_bench_runs(tmp_path: Path) -> None:
+    """One second per flood against a real `queueit run` with small budgets: each flood is
+    answered, and past its budget refused (429, or 4029 for sockets)."""
+    small = {
+        "RATE_LIMIT_READS_PER_MINUTE": "12",
+        "RATE_LIMIT_FAILED_AUTH_PER_ADDRESS_PER_MINUTE": "5",
+        "RATE_LIMIT_TOKENLESS_SOCKETS_PER_ADDRESS_PER_MINUTE": "5",
+    }
+    result = ran(tmp_path, "floods.py", "--duration", "1", env=small, shows="| server CPU ms")
+    assert set(result["reads of 500 events"]["per_second"]) == {"200", "429"}
+    assert set(result["failed authentications"]["per_second"]) == {"401", "429"}
+    assert "closed 4029" in result["token-less sockets"]["per_second"]
