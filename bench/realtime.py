@@ -287,7 +287,8 @@ def source_address(sock_id: int, per_address: int) -> str:
 
 
 def sockets_per_address(settings: Any) -> int:
-    return max(1, min(settings.ws_max_per_address, settings.ws_max_unauthenticated_per_address))
+    # the sockets carry their token on the upgrade: the unauthenticated cap never applies
+    return max(1, settings.ws_max_per_address)
 
 
 def client_main(

@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     http_max_header_bytes: int = 32 * 1024  # request line + headers, then 431
     # HTTP connections per client address per process (a party behind one NAT shares one), and
     # how many of them may be still sending headers; then 429 too_many_connections
-    http_max_connections_per_address: int = 512
-    http_max_pending_per_address: int = 64
+    http_max_connections_per_address: int = 2048
+    http_max_pending_per_address: int = 256
     # Where rate limits and socket caps count (queueit.http.rate_limits, queueit.realtime.caps):
     # memory:// in each process on its own; redis://host:port/db for every instance together.
     limits_storage_url: str = "memory://"
@@ -116,7 +116,9 @@ class Settings(BaseSettings):
     ws_send_buffer: int = 256  # queued messages per connection before a slow consumer is cut off
     ws_max_message_bytes: int = 16 * 1024
     ws_max_per_user: int = 10  # sockets per user (per process with memory://), then 4029
-    ws_max_per_address: int = 200  # authenticated sockets per client address
+    # Authenticated sockets per client address: a party of 1,000 guests behind one venue NAT
+    # with a second device each (~30 KiB a socket: 60 MiB at most per address).
+    ws_max_per_address: int = 2000
     ws_max_unauthenticated_per_address: int = 50  # sockets still authenticating, per address
     ws_token_leeway_seconds: float = 30.0  # a socket closes (4002) this long after its token's exp
     events_retained: int = 1000  # `since` older than this many events gets a fresh snapshot

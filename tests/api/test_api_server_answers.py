@@ -11,11 +11,12 @@ import json
 import socket
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from apikit import LiveServer
 from pydantic import ValidationError
 from service_process import Service, queueit_run
 
@@ -362,3 +363,31 @@ async def test_sockets_whose_client_leaves_while_opening_log_no_error(service: S
     await asyncio.sleep(2)
     errors = [r for r in service.log_records() if r["level"] == "error"][errors_before:]
     assert errors == [], errors[:2]
+
+
+async def test_a_party_behind_one_address_keeps_its_connections(
+    start_server: Callable[..., LiveServer],
+) -> None:
+    """Before: one address held 512 HTTP connections, fewer than a party of 1,000 phones on
+    one venue Wi-Fi keeps open. With the default caps, 600 keep-alive connections from
+    127.0.0.1 are all served and stay open."""
+    server = start_server()  # the default caps
+    host, port = server.url.removeprefix("http://").split(":")
+    arriving = asyncio.Semaphore(64)  # phones connect at about the same time, not all at once
+    held: list[asyncio.StreamWriter] = []
+
+    async def phone() -> bytes:
+        async with arriving:
+            reader, writer = await asyncio.open_connection(host, int(port))
+            held.append(writer)
+            writer.write(b"GET /livez HTTP/1.1\r\nHost: queueit.test\r\n\r\n")
+            await writer.drain()
+            return await reader.readuntil(b"\r\n\r\n")
+
+    try:
+        heads = await asyncio.gather(*(phone() for _ in range(600)))
+        statuses = {head.split(b" ", 2)[1] for head in heads}
+        assert statuses == {b"200"}, statuses
+    finally:
+        for writer in held:
+            writer.close()

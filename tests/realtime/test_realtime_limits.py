@@ -228,3 +228,28 @@ async def test_failed_socket_authentications_are_limited_per_address(
     assert codes == [4001, 4001, 4029]
     member = await opened(server, sid, host.token)  # a valid token still gets in
     await member.close()
+
+
+async def test_a_party_behind_one_address_connects_with_the_default_caps(
+    db: Database, start_server: Start, user: UserFactory
+) -> None:
+    """Before: one address held 200 sockets, so of 250 guests on one venue Wi-Fi 50 were
+    closed 4029. Now 300 guests from 127.0.0.1 all connect, and one of them still cannot
+    hold more than the per-user cap."""
+    server = await start_server()  # the default caps
+    host = await user("host")
+    guests = [await user(f"guest{n}") for n in range(299)]
+    sid = await data.create_session(db, host, guests)
+    arriving = asyncio.Semaphore(64)  # phones connect at about the same time, not all at once
+
+    async def arrive(person: RtUser) -> RtClient:
+        async with arriving:
+            return await opened(server, sid, person.token)
+
+    clients = await asyncio.gather(*(arrive(p) for p in [host, *guests]))
+    assert len(clients) == 300
+    per_user = server.settings.ws_max_per_user
+    more = [await opened(server, sid, guests[0].token) for _ in range(per_user - 1)]
+    over = await RtClient.open(server.url, sid, token=guests[0].token)
+    assert (await over.closed_with())[0] == 4029
+    await asyncio.gather(*(client.close() for client in [*clients, *more]))
