@@ -13,7 +13,7 @@ from apikit import LiveServer, events_of, ok, problem, track, types
 from queueit.db import Database
 from queueit.sessions.idle import reap_once
 
-GENERATED_CODE = re.compile(r"^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$")
+GENERATED_CODE = re.compile(r"^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{8}$")
 
 
 def code() -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from queueit.db import Database, generate_join_code, normalize_join_code
 
-CODE = re.compile(r"^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$")
+CODE = re.compile(r"^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{8}$")
 
 
 async def add_entry(db: Database, user: Any, session_id: uuid.UUID, duration: int = 200_000) -> Any:
@@ -69,6 +69,7 @@ async def test_generated_and_chosen_join_codes(
     assert normalize_join_code("abc") is None and normalize_join_code("A-B-C-D") is None
 
     host, other = await new_user("host"), await new_user("other")
+    assert CODE.match((await make_session(await new_user("defaulted"))).join_code)  # 8 long
     chosen = "Q" + uuid.uuid4().hex[:8].upper()
     s = await make_session(host, join_code=chosen)
     assert s.join_code == chosen
