@@ -17,6 +17,7 @@ from rt_server import RtServer
 from test_realtime_limits import admitted, opened
 
 from queueit.db import Database
+from queueit.http.rate_limits import Budgets
 from queueit.realtime.caps import SocketCaps
 
 UserFactory = Callable[[str], Awaitable[RtUser]]
@@ -59,8 +60,8 @@ async def test_token_less_sockets_of_an_address_count_across_instances(
 async def test_a_dead_instances_sockets_stop_counting_when_their_leases_end(
     redis_url: str,
 ) -> None:
-    dead = SocketCaps(1, 100, 100, redis_url, lease_seconds=0.5)
-    alive = SocketCaps(1, 100, 100, redis_url, lease_seconds=0.5)
+    stores = [Budgets(redis_url) for _ in range(2)]  # two processes' clients
+    dead, alive = (SocketCaps(1, 100, 100, b.redis, lease_seconds=0.5) for b in stores)
     user_id = uuid.uuid4()
     assert await dead.enter("198.51.100.1", user_id) is not None  # never renewed, never left
     assert await alive.enter("198.51.100.2", user_id) is None  # the user's one slot is taken
@@ -74,14 +75,15 @@ async def test_a_dead_instances_sockets_stop_counting_when_their_leases_end(
     assert await dead.enter("198.51.100.1", user_id) is None
     await alive.leave(slot)
     assert await dead.enter("198.51.100.1", user_id) is not None
-    await dead.close()
-    await alive.close()
+    for budgets in stores:
+        await budgets.close()
 
 
 async def test_an_unreachable_store_counts_sockets_in_this_process(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caps = SocketCaps(2, 100, 100, "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    budgets = Budgets("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    caps = SocketCaps(2, 100, 100, budgets.redis)
     user_id = uuid.uuid4()
     slots = [await caps.enter("198.51.100.3", user_id) for _ in range(3)]
     assert [s is not None for s in slots] == [True, True, False]
@@ -92,4 +94,4 @@ async def test_an_unreachable_store_counts_sockets_in_this_process(
     assert [r.message for r in caplog.records].count(
         "socket caps store unreachable; counting in this process"
     ) == 1
-    await caps.close()
+    await budgets.close()

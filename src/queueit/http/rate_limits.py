@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
@@ -28,6 +29,7 @@ from limits.aio.strategies import (
 )
 from limits.errors import StorageError
 from limits.storage import storage_from_string
+from redis.asyncio import ConnectionPool, Redis
 
 from queueit.config import Settings
 from queueit.http.problems import TooManyRequests
@@ -61,21 +63,22 @@ def _async_url(url: str) -> str:
 
 
 class Budgets:
-    """The store every limit of this process counts in, and the in-process one it falls back to."""
+    """The store every limit of this process counts in, and the in-process one it falls back to.
+
+    With ``redis://``, `redis` is the one client (one connection pool) of the process's
+    limits: the rate limits count through it, and so do the socket caps (realtime/caps.py)."""
 
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self.shared = url.partition("://")[0] != "memory"
         async_url = _async_url(url)
-        options: dict[str, float | str | bool] = {"wrap_exceptions": True}
+        options: dict[str, Any] = {"wrap_exceptions": True}
+        self.redis: Redis | None = None
         if self.shared:
-            # redis-py's client, the one most deployments already run; short timeouts so an
-            # unreachable store costs a request a moment, not seconds.
-            options |= {
-                "implementation": "redispy",
-                "socket_timeout": 0.5,
-                "socket_connect_timeout": 0.5,
-            }
+            # short timeouts: an unreachable store costs a request a moment, not seconds
+            pool = ConnectionPool.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            self.redis = Redis(connection_pool=pool)
+            options |= {"implementation": "redispy", "connection_pool": pool}
         storage = storage_from_string(async_url, **options)
         assert isinstance(storage, Storage)
         self.storage: Storage = storage
@@ -90,11 +93,8 @@ class Budgets:
             )
 
     async def close(self) -> None:
-        if self.shared:
-            bridge = getattr(self.storage, "bridge", None)
-            storage = getattr(bridge, "storage", None)
-            if storage is not None:
-                await storage.aclose()
+        if self.redis is not None:
+            await self.redis.connection_pool.disconnect()
 
 
 class RateLimit:

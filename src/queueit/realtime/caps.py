@@ -5,7 +5,8 @@ The caps stop one client from holding hundreds of sockets (~30 KiB each) or floo
 address only; a socket with a token on the upgrade is verified at once and never waits there.
 
 Where they count is LIMITS_STORAGE_URL, as for the rate limits: ``memory://`` counts the
-sockets of this process; ``redis://`` counts every instance's sockets together. In Redis each
+sockets of this process; ``redis://`` counts every instance's sockets together, through the
+rate limits' client (`Budgets.redis`). In Redis each
 cap is a sorted set of the sockets holding it, scored by a lease this process renews while the
 socket is open: the sockets of an instance that died stop counting when their leases run out
 instead of holding their slots forever. If Redis cannot be reached, a socket is counted in this
@@ -15,7 +16,6 @@ process (logged). `limits` counts events in windows, not things held open, hence
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import secrets
@@ -77,7 +77,7 @@ class SocketCaps:
         per_user: int,
         per_address: int,
         unauthenticated_per_address: int,
-        store_url: str = "memory://",
+        redis: Redis | None = None,
         lease_seconds: float = 60.0,
     ) -> None:
         self.per_user = per_user
@@ -89,11 +89,10 @@ class SocketCaps:
         self._instance = secrets.token_hex(6)
         self._ids = itertools.count()
         self._warned = Throttle(60.0)
-        self._redis: Redis | None = None
-        if store_url.partition("://")[0] in ("redis", "rediss"):
-            self._redis = Redis.from_url(store_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-            self._enter_script = self._redis.register_script(_ENTER)
-            self._renew_script = self._redis.register_script(_RENEW)
+        self._redis = redis
+        if redis is not None:
+            self._enter_script = redis.register_script(_ENTER)
+            self._renew_script = redis.register_script(_RENEW)
 
     @property
     def shared(self) -> bool:
@@ -173,11 +172,6 @@ class SocketCaps:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             await self.renew()
-
-    async def close(self) -> None:
-        if self._redis is not None:
-            with contextlib.suppress(RedisError):
-                await self._redis.aclose()
 
     def _fell_back(self, error: RedisError) -> None:
         if self._warned.ready():

@@ -104,13 +104,15 @@ class RealtimeHub:
         # pongs at the default 20 s heartbeat.
         self.idle_timeout = idle_timeout if idle_timeout is not None else 3 * self.heartbeat
         self.auth_timeout = auth_timeout
-        # the process's rate limits (failed authentications, sockets without a token)
+        # the process's rate limits (failed authentications, sockets without a token); a hub
+        # without the service's closes the ones it made
+        self._owns_limits = limits is None
         self.limits = limits if limits is not None else Limits.from_settings(settings)
         self.caps = SocketCaps(
             settings.ws_max_per_user,
             settings.ws_max_per_address,
             settings.ws_max_unauthenticated_per_address,
-            settings.limits_storage_url,
+            self.limits.budgets.redis,
         )
         self.close_timeout = close_timeout
         self.notify_delay = notify_delay
@@ -166,7 +168,8 @@ class RealtimeHub:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-        await self.caps.close()
+        if self._owns_limits:
+            await self.limits.budgets.close()
         self._reads.close()
 
     @property
