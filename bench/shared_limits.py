@@ -175,7 +175,7 @@ async def measure(store: str, settings: Settings, data_dir: Path) -> dict[str, A
         for n in range(200):
             await timer[n % 2].post("/api/v1/sessions/leave")
         write_ms = (time.perf_counter() - started) / 200 * 1000
-        for client in [*host, *timer, *flat, *(c for cs, _ in sends.values() for c in cs)]:
+        for client in [*host, *timer, *(c for cs, _ in sends.values() for c in cs)]:
             await client.aclose()
         return {"limits": rows, "write_mean_ms": round(write_ms, 2)}
     finally:

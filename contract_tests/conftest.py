@@ -145,7 +145,6 @@ def _server_env(dsn: str, data_dir: Path) -> dict[str, str]:
         DATABASE_URL=as_login_role(dsn, SERVICE_ROLE),  # the service's own login role
         DATA_DIR=str(data_dir),
         LOG_LEVEL="INFO",
-        QUEUEIT_CT_SEARCH_PER_MINUTE="1000000",
         PYTHONUNBUFFERED="1",
     )
     # High limits: 429s must not mask what the fuzzer sends (429 stays a documented answer).

@@ -3,55 +3,28 @@
     python contract_tests/ct_serve.py PORT_FILE
 
 Environment: the service's own settings (DATABASE_URL, DATA_DIR, RATE_LIMIT_*, LOG_LEVEL; see
-`.env.example`), plus QUEUEIT_CT_SEARCH_PER_MINUTE (default: unchanged).
+`.env.example`); the job raises every RATE_LIMIT_* (tools/generous_limits.py).
 The listening socket is bound to 127.0.0.1 port 0 before the server starts; its port is written
 to PORT_FILE once the app has started (lifespan done), so the caller never races a half-started
 server.
 
-The uvicorn options of `queueit run` (queueit.http.serving: frame limit, no access log, proxy
-headers only from TRUSTED_PROXIES, the HTTP protocol with read timeouts). The
-only difference: the search rate limit, which is not a setting (yet), can be raised here so
-429s do not mask what the fuzzer sends to search.
+The app and uvicorn options of `queueit run` (queueit.http.serving: frame limit, no access
+log, proxy headers only from TRUSTED_PROXIES, the HTTP protocol with read timeouts).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 
 from queueit.app import create_app
 from queueit.config import Settings
-from queueit.http.rate_limits import RateLimit, per_minute
 from queueit.http.serving import uvicorn_options
 from queueit.logging_setup import configure
-
-
-def build(settings: Settings) -> Any:
-    app = create_app(settings)
-    search_per_minute = os.environ.get("QUEUEIT_CT_SEARCH_PER_MINUTE")
-    if search_per_minute:
-        inner = app.router.lifespan_context
-
-        @asynccontextmanager
-        async def lifespan(a: Any) -> AsyncIterator[None]:
-            async with inner(a) as state:
-                runtime = a.state.runtime
-                rate = int(search_per_minute)
-                runtime.limits.search = RateLimit(
-                    runtime.limits.budgets, "searches", [per_minute(rate)]
-                )
-                yield state
-
-        app.router.lifespan_context = lifespan
-    return app
 
 
 async def main(port_file: Path) -> None:
@@ -62,7 +35,7 @@ async def main(port_file: Path) -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        build(settings), timeout_graceful_shutdown=5, **uvicorn_options(settings)
+        create_app(settings), timeout_graceful_shutdown=5, **uvicorn_options(settings)
     )
     server = uvicorn.Server(config)
 

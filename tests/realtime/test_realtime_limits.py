@@ -47,6 +47,15 @@ async def admitted(
     raise AssertionError(why)
 
 
+async def hosted(
+    db: Database, start_server: Start, user: UserFactory, **settings: Any
+) -> tuple[RtServer, RtUser, Any]:
+    """A server with these settings and a session of one host on it."""
+    server = await start_server(**settings)
+    host = await user("host")
+    return server, host, await data.create_session(db, host, [])
+
+
 async def test_one_user_holds_at_most_the_cap(
     db: Database, start_server: Start, user: UserFactory
 ) -> None:
@@ -123,9 +132,7 @@ async def test_behind_a_trusted_proxy_the_caps_count_forwarded_addresses(
 async def test_token_less_sockets_cannot_keep_members_out(
     db: Database, start_server: Start, user: UserFactory
 ) -> None:
-    server = await start_server(ws_max_unauthenticated_per_address=2)
-    host = await user("host")
-    sid = await data.create_session(db, host)
+    server, host, sid = await hosted(db, start_server, user, ws_max_unauthenticated_per_address=2)
     squatters = [await RtClient.open(server.url, sid) for _ in range(2)]  # no token, no account
     assert (await (await RtClient.open(server.url, sid)).closed_with())[0] == 4029  # full
     # a member with a token on the upgrade is checked at once: never waits for a slot
@@ -138,9 +145,7 @@ async def test_token_less_sockets_cannot_keep_members_out(
 async def test_unauthenticated_sockets_are_capped_per_address(
     db: Database, start_server: Start, user: UserFactory
 ) -> None:
-    server = await start_server(ws_max_unauthenticated_per_address=2)
-    host = await user("host")
-    sid = await data.create_session(db, host)
+    server, host, sid = await hosted(db, start_server, user, ws_max_unauthenticated_per_address=2)
     waiting = [await RtClient.open(server.url, sid) for _ in range(2)]  # no token yet
     flood = await RtClient.open(server.url, sid)
     assert (await flood.closed_with())[0] == 4029
@@ -188,15 +193,6 @@ async def test_a_fresh_token_on_the_open_socket_keeps_it_open(
     # someone else's token on this socket is refused
     await client.send({"type": "auth", "token": host.token})
     assert (await client.closed_with())[0] == 4001
-
-
-async def hosted(
-    db: Database, start_server: Start, user: UserFactory, **settings: Any
-) -> tuple[RtServer, RtUser, Any]:
-    """A server with these settings and a session of one host on it."""
-    server = await start_server(**settings)
-    host = await user("host")
-    return server, host, await data.create_session(db, host, [])
 
 
 async def test_sockets_without_a_token_are_limited_per_address(

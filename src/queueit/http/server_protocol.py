@@ -83,13 +83,15 @@ class _ConnectionCounts:
 
 
 class _TimedHttpToolsProtocol(HttpToolsProtocol):
-    header_timeout: float = 10.0
-    body_timeout: float = 30.0
-    max_header_bytes: int = 32 * 1024
-    max_connections_per_address: int = 512
-    max_pending_per_address: int = 64
-    trusted_proxies: tuple[IPNetwork, ...] = ()
-    counts = _ConnectionCounts()  # replaced per server by protocol_class
+    # Set from the settings by protocol_class (one subclass per server): no second copy of the
+    # defaults here.
+    header_timeout: float
+    body_timeout: float
+    max_header_bytes: int
+    max_connections_per_address: int
+    max_pending_per_address: int
+    trusted_proxies: tuple[IPNetwork, ...]
+    counts: _ConnectionCounts
 
     _read_timer: asyncio.TimerHandle | None = None
     _reading_body = False

@@ -31,8 +31,9 @@ def event_dict(
     payload = row["payload"]
     data: dict[str, Any] = dict(payload) if isinstance(payload, Mapping) else {}
     private = row.get("private_data")
-    if viewer is not None and row.get("private_to") == viewer and isinstance(private, Mapping):
-        data.update(private)
+    if viewer is not None and _uuid_or_none(row.get("private_to")) == viewer:
+        if isinstance(private, Mapping):
+            data.update(private)
     if kind in _RENAMED_TYPES:
         kind = _RENAMED_TYPES[kind]
         if kind == "session_ending":
@@ -77,10 +78,10 @@ class WireEvent:
     def from_row(cls, session_id: UUID, row: Mapping[str, Any]) -> WireEvent:
         event = event_dict(session_id, row)
         seq, kind, data = event["seq"], event["type"], event["data"]
-        private_to, private = _uuid_or_none(row.get("private_to")), row.get("private_data")
+        private_to = _uuid_or_none(row.get("private_to"))
         own: dict[str, Any] = {}
-        if private_to is not None and isinstance(private, Mapping):
-            copy = {**event, "data": {**data, **private}}
+        if private_to is not None and isinstance(row.get("private_data"), Mapping):
+            copy = event_dict(session_id, row, private_to)  # the one way to merge it in
             own = {"private_to": private_to, "private_text": encode(copy).decode()}
         text = encode(event).decode()
         if kind == "session_ended":
